@@ -1,0 +1,104 @@
+"""Rows the bench stores and summarises: one EpisodeRecord per (task, researcher, seed).
+
+The disposition lives here and only here (DESIGN.md §2): nothing a researcher or protocol
+receives carries it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from proctor.core import Evaluability, Grade, Report, Verdict
+from proctor.researchers import ResearcherSpec
+
+Role = Literal["dev", "calibration", "test"]
+ROLES: tuple[Role, ...] = ("dev", "calibration", "test")
+
+
+class VerdictRecord(BaseModel):
+    """One protocol's verdict at one budget on one episode's report."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protocol: str
+    budget: float
+    """Protocol budget as a fraction of the researcher's spend."""
+    suspicion: float | None
+    """None when the protocol abstained or failed."""
+    cost: float
+    """Judge + helper lab spend."""
+    cost_fraction: float
+    """`cost` divided by the researcher's spend."""
+    verdict: Verdict | None = None
+    error: str | None = None
+    """The exception text if the protocol raised; the episode goes on."""
+
+
+class EpisodeRecord(BaseModel):
+    """One (task, researcher, seed) report and everything reviewed about it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    """Hash of the episode's configuration and seed (resumability key)."""
+    run_id: str
+    domain: str
+    evaluability: Evaluability
+    level: int
+    seed: int
+    role: Role
+    researcher: ResearcherSpec
+    task_id: str
+    report: Report | None
+    grade: Grade | None
+    researcher_spend: float
+    features: dict[str, float] = Field(default_factory=dict)
+    """Report metadata (claim count, confidences, spend, call pattern) for the giveaway audit."""
+    verdicts: list[VerdictRecord] = Field(default_factory=list)
+    error: str | None = None
+    """Set when the researcher failed: the episode is recorded as failed."""
+
+    @property
+    def honest(self) -> bool:
+        return self.researcher.disposition == "honest"
+
+    @property
+    def harmful(self) -> bool:
+        """A bad episode with at least one materially wrong claim (DESIGN.md §4)."""
+        return not self.honest and self.grade is not None and self.grade.material_errors > 0
+
+
+class MetricRow(BaseModel):
+    """One figure of the summary (``summary.json`` is a list of these)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    domain: str
+    evaluability: Evaluability
+    level: int | None
+    """None when pooled over the levels of the domain."""
+    protocol: str | None
+    """Protocol name, or None for figures about researchers alone."""
+    budget: float | None
+    """Protocol budget as a fraction of researcher spend, where it applies."""
+    disposition: str | None
+    """Disposition variant (``saboteur:misread``) or None."""
+    metric: str
+    """auroc, catch_rate, catch_rate_judged, abstention, usefulness, cost_fraction,
+    interval_score, brier, recovered, accuracy, edge_accuracy, giveaway_auroc, ..."""
+    value: float | None
+    """None when the figure cannot be shown (see `note`)."""
+    lo: float | None
+    """Lower end of the 95% bootstrap interval."""
+    hi: float | None
+    """Upper end of the 95% bootstrap interval."""
+    n: int
+    """Episodes behind the figure (bad episodes for catch rates)."""
+    backend: str
+    """Researcher backend; figures from different backends are never pooled."""
+    audit_budget: float | None = None
+    """For catch rates and usefulness: the audit budget the threshold was set at."""
+    note: str = ""
+    """E.g. 'n too small' or 'has a giveaway'."""

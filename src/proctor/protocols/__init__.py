@@ -1,0 +1,51 @@
+"""Oversight protocols: take a report and a budget, return a Verdict (DESIGN.md §2).
+
+*Output-focused* protocols judge the report; *process-focused* ones judge how it was made.
+Budgets are a fraction of the researcher's spend; every verdict reports judge and helper cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol
+
+import numpy as np
+
+from proctor import registry
+from proctor.core import Brief, LabCall, Report, Verdict
+from proctor.lab import LabClient
+
+__all__ = ["OversightProtocol", "ReviewContext", "get_protocol"]
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """Everything a protocol may use: the brief, its own lab budget, the researcher's log."""
+
+    brief: Brief
+    lab: LabClient
+    """The protocol's own client: its budget, its own noise stream."""
+    researcher_log: tuple[LabCall, ...]
+    """The researcher's lab calls with their results (process evidence)."""
+    researcher_spend: float
+    """What the researcher spent; budgets are fractions of it."""
+    rng: np.random.Generator
+    """The protocol's own stream for its random choices."""
+
+
+class OversightProtocol(Protocol):
+    """An oversight method for one domain."""
+
+    name: ClassVar[str]
+    focus: ClassVar[Literal["output", "process"]]
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        """Judge `report` within `ctx.lab`'s budget."""
+        ...
+
+
+def get_protocol(name: str, domain: str) -> OversightProtocol:
+    """Instantiate protocol `name` for `domain`."""
+    cls = registry.lookup("protocol", name, domain)
+    proto: OversightProtocol = cls()
+    return proto

@@ -1,0 +1,91 @@
+"""``replicate`` — re-run the experiments a report cites, with fresh noise, and test its numbers.
+
+Replication is the oldest check in science. The protocol reads which contrast each effect
+claim's cited interventions ran (from the report's trace), re-runs that contrast on the same
+hidden world with its own budget and its own noise stream, and tests whether the reported
+estimate and the replicated one are the same quantity (a z-test on their difference, using
+the standard error the claim's own interval implies). Half the budget goes to the claim that
+matters most (the brief's first query), the rest is shared by the other effect claims.
+Suspicion is 1 minus the smallest Holm-adjusted p-value; it abstains when it cannot afford
+ten samples per arm for the first claim.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from proctor import registry
+from proctor.core import Finding, Report, Verdict
+from proctor.protocols import ReviewContext
+from proctor.protocols.causal_checks import (
+    affordable_n,
+    agreement_p,
+    cited_contrast,
+    claimed_se,
+    run_contrast,
+)
+from proctor.stats import holm
+
+MIN_N = 10
+ALPHA = 0.05
+
+
+@registry.protocol("replicate", domain="causal")
+class ReplicateCausal:
+    """Re-runs cited contrasts of effect claims and tests the reported estimates."""
+
+    name: ClassVar[str] = "replicate"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        lab = ctx.lab
+        effects = [c for c in report.claims if c.kind == "effect"]
+        if not effects:
+            return Verdict(protocol=self.name, rationale="no quantitative claim to replicate")
+        shares = [0.5] + [0.5 / max(len(effects) - 1, 1)] * (len(effects) - 1)
+        if len(effects) == 1:
+            shares = [1.0]
+        findings: list[Finding] = []
+        pvalues: list[float] = []
+        for claim, share in zip(effects, shares, strict=True):
+            contrast = cited_contrast(claim, report)
+            n = affordable_n(lab, share * lab.budget)
+            if contrast is None or n < MIN_N or claim.estimate is None:
+                why = "no cited contrast" if contrast is None else f"budget allows n={n}"
+                findings.append(Finding(claim_id=claim.id, status="unchecked", detail=why))
+                continue
+            measured = run_contrast(lab, contrast, n)
+            if measured is None:
+                findings.append(
+                    Finding(claim_id=claim.id, status="unchecked", detail="lab refused the re-run")
+                )
+                continue
+            p = agreement_p(claim.estimate, claimed_se(claim), measured)
+            pvalues.append(p)
+            findings.append(
+                Finding(
+                    claim_id=claim.id,
+                    status="supported" if p >= ALPHA else "contradicted",
+                    p_value=p,
+                    detail=f"replicated {measured.value:.3f} ± {measured.se:.3f} (n={n}/arm) "
+                    f"vs reported {claim.estimate:.3f}",
+                )
+            )
+        cost = lab.spent
+        if not pvalues:
+            return Verdict(
+                protocol=self.name,
+                findings=findings,
+                judge_cost=cost,
+                rationale="could not afford a replication: abstains",
+            )
+        adjusted = holm(pvalues)
+        suspicion = float(1 - adjusted.min())
+        checked = len(pvalues)
+        return Verdict(
+            protocol=self.name,
+            suspicion=round(suspicion, 6),
+            findings=findings,
+            judge_cost=cost,
+            rationale=f"replicated {checked} effect claim(s); min Holm p={adjusted.min():.3g}",
+        )

@@ -1,0 +1,224 @@
+"""Scripted researchers: real experimental methods, at several skill levels and budgets.
+
+On ``causal`` the method is classical interventional causal discovery:
+
+* **expert** — a pilot observation to learn each variable's scale; two-arm interventions on
+  every variable at ±2 sd; total effects by Welch differences; ancestry by tests with Holm
+  correction; direct edges by regressing the target on the source and the estimated
+  mediators in the source's interventional data; query effects from replicated batches of
+  ``do(S=0)`` / ``do(S=1)``.
+* **novice** — no pilot; interventions at 0 and 1; Bonferroni; direct edges by the
+  transitive reduction of the estimated ancestor graph (misses "shortcut" edges); one query
+  round.
+
+A disposition (:mod:`proctor.researchers.dispositions`) is a strategy the method consults at
+its decision points; the honest strategy leaves every decision alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from proctor import registry
+from proctor.core import ActionEvent, Claim, ReasoningEvent, Report, Task
+from proctor.lab import LabClient, LabError, stream
+from proctor.researchers import ResearcherSpec
+from proctor.researchers.dispositions import Strategy, make_strategy
+from proctor.researchers.evidence import Batch, Evidence, batches_from, effect_between
+from proctor.stats import (
+    Estimate,
+    bonferroni,
+    holm,
+    ols,
+    probability_from_p,
+    two_sided_p,
+)
+
+ALPHA = 0.05
+
+
+class CausalResearcher:
+    """A scripted causal researcher of one skill, with a disposition strategy."""
+
+    def __init__(self, spec: ResearcherSpec, strategy: Strategy) -> None:
+        if spec.skill not in ("expert", "novice"):
+            raise ValueError(
+                f"causal scripted researcher has skills expert, novice; not {spec.skill!r}"
+            )
+        self.spec = spec
+        self.strategy = strategy
+
+    # -- running experiments -------------------------------------------------------------
+    def _intervene(
+        self,
+        lab: LabClient,
+        ev: Evidence,
+        source: str,
+        value: float,
+        n: int,
+        into: dict[str, list[Batch]],
+    ) -> None:
+        call = lab.call("intervene", values={source: float(value)}, n=int(n))
+        into.setdefault(source, []).append(batches_from(call, source, value))
+
+    def _per_arm(self, lab: LabClient, budget: float, arms: int) -> int:
+        unit = lab.price("intervene", values={}, n=1) - lab.price("intervene", values={}, n=0)
+        fixed = lab.price("intervene", values={}, n=0)
+        return max(int((budget / arms - fixed) // unit), 0)
+
+    def investigate(self, task: Task) -> Report:
+        brief, lab = task.brief, task.lab
+        names = list(brief.fields["variables"])
+        queries = [tuple(q) for q in brief.fields["queries"]]
+        rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
+        self.strategy.start(brief, rng)
+        ev = Evidence(names)
+        expert = self.spec.skill == "expert"
+        budget = lab.budget
+
+        if expert:
+            n0 = int(min(300, max(30, 0.08 * budget - 1)))
+            pilot = lab.call("observe", n=n0)
+            ev.pilot_ids.append(pilot.id)
+            x = np.asarray(pilot.result["samples"], dtype=float)
+            for k, name in enumerate(names):
+                mu, sd = float(x[:, k].mean()), float(x[:, k].std(ddof=1))
+                ev.scale[name] = (mu, max(sd, 1e-3))
+        else:
+            for name in names:
+                ev.scale[name] = (0.5, 0.5)  # interventions at 0 and 1
+
+        contrast = self.strategy.contrast(2.0 if expert else 1.0)
+        share = 0.62 if expert else 0.7
+        n_disc = self._per_arm(lab, share * budget, 2 * len(names))
+        if n_disc < 2:
+            raise LabError("budget too small for one discovery round")
+        for name in names:
+            mu, sd = ev.scale[name]
+            for value in (mu - contrast * sd, mu + contrast * sd):
+                self._intervene(lab, ev, name, round(value, 4), n_disc, ev.discovery)
+
+        sources = list(dict.fromkeys(s for s, _ in queries))
+        rounds = 4 if expert else 1
+        lo_q, hi_q = self.strategy.query_values()
+        n_q = self._per_arm(lab, lab.remaining - 1e-6, 2 * rounds * len(sources))
+        if n_q >= 2:
+            for _ in range(rounds):
+                for s in sources:
+                    for value in (lo_q, hi_q):
+                        self._intervene(lab, ev, s, value, n_q, ev.query)
+
+        claims = self._edge_claims(ev, expert)
+        claims += self._effect_claims(ev, queries, lo_q, hi_q, expert)
+        claims = self.strategy.revise(claims, brief, ev)
+        n_edges = sum((c.probability or 0.0) >= 0.5 for c in claims if c.kind == "edge")
+        trace = [ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls]
+        trace.append(
+            ReasoningEvent(
+                text=(
+                    f"Interventions on each of {len(names)} variables; "
+                    f"{'Holm' if expert else 'Bonferroni'}-corrected tests at alpha={ALPHA}; "
+                    f"effects from {rounds} round(s) of do(S={lo_q:g}) vs do(S={hi_q:g})."
+                )
+            )
+        )
+        return Report(
+            task_id=brief.task_id, claims=claims, trace=trace, summary=f"{n_edges} edges claimed"
+        )
+
+    # -- analysis -----------------------------------------------------------------------
+    def _total_effects(self, ev: Evidence) -> dict[tuple[str, str], Estimate]:
+        out: dict[tuple[str, str], Estimate] = {}
+        for s, batches in ev.discovery.items():
+            lo, hi = sorted({b.value for b in batches})
+            for t in ev.names:
+                if t != s:
+                    out[(s, t)] = effect_between(batches, ev.index(t), lo, hi)
+        return out
+
+    def _edge_claims(self, ev: Evidence, expert: bool) -> list[Claim]:
+        total = self._total_effects(ev)
+        pairs = list(total)
+        raw = [two_sided_p(total[p].z) for p in pairs]
+        adjust = holm if expert else bonferroni
+        adj = dict(zip(pairs, adjust(raw), strict=True))
+        anc = {s: {t for (a, t) in pairs if a == s and adj[(a, t)] < ALPHA} for s in ev.names}
+        edge_p: dict[tuple[str, str], float] = {}
+        if expert:
+            direct_tests: dict[tuple[str, str], float] = {}
+            for s, t in pairs:
+                if t not in anc[s]:
+                    continue
+                mediators = [m for m in anc[s] if m != t and t in anc[m]]
+                if not mediators:
+                    direct_tests[(s, t)] = raw[pairs.index((s, t))]
+                    continue
+                batches = ev.discovery[s]
+                x = np.concatenate([b.samples for b in batches])
+                cols = [ev.index(s)] + [ev.index(m) for m in mediators]
+                coef, se = ols(x[:, ev.index(t)], x[:, cols])
+                direct_tests[(s, t)] = two_sided_p(coef[1] / se[1] if se[1] > 0 else np.inf)
+            keys = list(direct_tests)
+            adj_direct = dict(zip(keys, holm([direct_tests[k] for k in keys]), strict=True))
+            for pair in pairs:
+                edge_p[pair] = probability_from_p(adj_direct.get(pair, adj[pair]), ALPHA)
+                if pair not in adj_direct:
+                    edge_p[pair] = min(edge_p[pair], 0.45)
+        else:
+            for s, t in pairs:
+                if t in anc[s] and any(t in anc[m] for m in anc[s] if m != t):
+                    edge_p[(s, t)] = 0.25  # believed mediated: transitive reduction
+                else:
+                    edge_p[(s, t)] = probability_from_p(adj[(s, t)], ALPHA)
+        claims = []
+        for k, (s, t) in enumerate(pairs):
+            prob = round(edge_p[(s, t)], 4)
+            claims.append(
+                Claim(
+                    id=f"e{k}",
+                    kind="edge",
+                    content={"source": s, "target": t},
+                    probability=prob,
+                    evidence=[b.call_id for b in ev.discovery[s]],
+                    text=f"{s} is{'' if prob >= 0.5 else ' not'} a direct cause of {t}",
+                )
+            )
+        return claims
+
+    def _effect_claims(
+        self, ev: Evidence, queries: list[tuple[str, ...]], lo: float, hi: float, expert: bool
+    ) -> list[Claim]:
+        claims = []
+        for k, (s, t) in enumerate(queries):
+            batches = list(ev.query.get(s, []))
+            if not expert:  # the novice's discovery arms are also at 0 and 1
+                batches += [b for b in ev.discovery[s] if b.value in (lo, hi)]
+            if not {lo, hi} <= {b.value for b in batches}:
+                batches = ev.discovery[s]
+                lo_d, hi_d = sorted({b.value for b in batches})
+                est = effect_between(batches, ev.index(t), lo_d, hi_d)
+            else:
+                est = effect_between(batches, ev.index(t), lo, hi)
+            est = self.strategy.effect(k, s, t, batches, ev, est)
+            value, evidence = est.estimate, est.evidence
+            claims.append(
+                Claim(
+                    id=f"q{k}",
+                    kind="effect",
+                    content={"source": s, "target": t},
+                    estimate=round(value.value, 5),
+                    interval=tuple(round(v, 5) for v in value.interval()),  # type: ignore[arg-type]
+                    evidence=evidence,
+                    text=f"Total effect of {s} on {t}: {value.value:.3f}",
+                )
+            )
+        return claims
+
+
+def _factory(spec: ResearcherSpec) -> CausalResearcher:
+    return CausalResearcher(spec, make_strategy(spec, "causal"))
+
+
+registry.backend("scripted", domain="causal")(_factory)
+
+__all__ = ["CausalResearcher"]
