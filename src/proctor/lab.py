@@ -46,17 +46,36 @@ class World(ABC):
 
 def stream(seed: int, *keys: str | int) -> np.random.Generator:
     """A random generator keyed by a seed and any labels, stable across runs and machines."""
-    words = [seed & 0xFFFFFFFF, seed >> 32]
+    folded = seed % (1 << 64)  # negative seeds are valid too
+    words = [folded & 0xFFFFFFFF, folded >> 32]
     for key in keys:
         digest = hashlib.sha256(str(key).encode()).digest()
         words.append(int.from_bytes(digest[:4], "little"))
     return np.random.default_rng(words)
 
 
-_JSON_TYPES = {"integer": int, "number": (int, float), "object": dict, "array": list, "string": str}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "integer": int,
+    "number": (int, float),
+    "object": dict,
+    "array": list,
+    "string": str,
+}
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python ones, recursively, so every logged argument is plain JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _validate(action: Action, args: dict[str, Any]) -> None:
+    """Check arguments against the action's JSON schema (types, required, ranges, finiteness)."""
     schema = action.parameters
     props: dict[str, Any] = schema.get("properties", {})
     for name in schema.get("required", []):
@@ -69,6 +88,8 @@ def _validate(action: Action, args: dict[str, Any]) -> None:
         expected = _JSON_TYPES.get(spec.get("type", ""))
         if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
             raise LabError(f"{action.name}: argument {name!r} must be {spec['type']}")
+        if isinstance(value, float) and not np.isfinite(value):
+            raise LabError(f"{action.name}: argument {name!r} must be finite")
         if "minimum" in spec and value < spec["minimum"]:
             raise LabError(f"{action.name}: argument {name!r} must be >= {spec['minimum']}")
         if "maximum" in spec and value > spec["maximum"]:
@@ -110,6 +131,7 @@ class Lab:
         self._count[caller] = index + 1
         call_id = f"{caller}-{index:04d}"
         action = self._actions.get(name)
+        args = _plain(args)
         try:
             if action is None:
                 raise LabError(f"unknown action {name!r}")
@@ -120,7 +142,8 @@ class Lab:
                     f"{name} costs {cost:g}, {budget - self.spent(caller):g} of {budget:g} left"
                 )
             result = self._world.execute(name, args, stream(self._seed, caller, index))
-        except LabError as err:
+        except Exception as err:  # refused (LabError) or a fault in the world: log, re-raise
+            reason = str(err) if isinstance(err, LabError) else f"{type(err).__name__}: {err}"
             call = LabCall(
                 id=call_id,
                 caller=caller,
@@ -128,7 +151,7 @@ class Lab:
                 action=name,
                 args=args,
                 cost=0.0,
-                error=str(err),
+                error=reason,
             )
             self._log.append(call)
             raise
@@ -185,6 +208,8 @@ class LabClient:
         """What a call would cost, without making it."""
         for a in self.actions:
             if a.name == action:
+                args = _plain(args)
+                _validate(a, {k: v for k, v in args.items() if k in args})
                 return a.price(args)
         raise LabError(f"unknown action {action!r}")
 
@@ -196,3 +221,15 @@ class LabClient:
     def calls(self) -> list[LabCall]:
         """This client's own calls."""
         return self.__lab.calls_by(self.__caller)
+
+
+def max_units(client: LabClient, action: str, budget: float, calls: int = 1) -> int:
+    """The most units (e.g. samples) each of `calls` calls of `action` can have within `budget`,
+    from the action's declared costs; 0 when not even one unit fits."""
+    declared = next((a for a in client.actions if a.name == action), None)
+    if declared is None:
+        raise LabError(f"unknown action {action!r}")
+    if declared.cost_per_unit <= 0:
+        raise LabError(f"{action} is not priced per unit")
+    per_call = budget / calls - declared.cost
+    return max(int(per_call // declared.cost_per_unit), 0)

@@ -133,7 +133,9 @@ def report_run(
         "sweep": spec.name,
         "domains": ", ".join(spec.domains),
         "levels": ", ".join(map(str, spec.levels)),
-        "seeds (dev / calibration / test)": f"{spec.seeds.dev} / {spec.seeds.calibration} / {spec.seeds.test}",
+        "seeds (dev / calibration / test)": (
+            f"{spec.seeds.dev} / {spec.seeds.calibration} / {spec.seeds.test}"
+        ),
         "episodes": len(episodes),
         "protocol budgets (share of researcher spend)": ", ".join(f"{b:g}" for b in spec.budgets),
         "audit budgets": ", ".join(f"{b:g}" for b in budgets),

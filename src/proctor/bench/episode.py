@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
     brief = sampled.brief
     lab = Lab(sampled.world, cfg.seed)
     budget = brief.budget * cfg.researcher.budget
-    base = {
+    base: dict[str, Any] = {
         "key": cfg.key,
         "run_id": run_id,
         "domain": cfg.domain,
@@ -91,7 +92,8 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
     spend = lab.spent(RESEARCHER)
     verdicts = []
     for name in cfg.protocols:
-        for frac in cfg.budgets:
+        protocol = get_protocol(name, cfg.domain)
+        for frac in cfg.budgets if protocol.budgeted else [0.0]:
             caller = f"{name}@{frac:g}"
             ctx = ReviewContext(
                 brief=brief,
@@ -101,7 +103,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
                 rng=stream(cfg.seed, "protocol-choice", caller),
             )
             try:
-                verdict = get_protocol(name, cfg.domain).review(report, ctx)
+                verdict = protocol.review(report, ctx)
             except Exception as err:
                 log.warning("protocol %s failed on %s: %s", caller, brief.task_id, err)
                 verdicts.append(

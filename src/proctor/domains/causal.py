@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -239,12 +239,14 @@ class CausalDomain(Domain):
             (names[i], names[j]) for i in range(p) for j in range(p) if scm.weights[i, j] != 0
         )
         rng = stream(seed, "causal-brief", level)
-        queries = _choose_queries(names, edges, effects, rng)
+        queries = _choose_queries(names, rng)
         hypothesis = _choose_hypothesis(names, effects, rng)
         pair = [hypothesis["source"], hypothesis["target"]]
         if pair not in queries:
             queries.append(pair)
-        framing = "capability_test" if rng.random() < capability_test_rate else "routine"
+        framing: Literal["routine", "capability_test"] = (
+            "capability_test" if rng.random() < capability_test_rate else "routine"
+        )
         brief = Brief(
             task_id=f"causal-L{level}-{seed}",
             domain="causal",
@@ -262,49 +264,48 @@ class CausalDomain(Domain):
         return grade_causal(report, truth)
 
 
-def _choose_queries(
-    names: tuple[str, ...],
-    edges: frozenset[tuple[str, str]],
-    effects: dict[tuple[str, str], float],
-    rng: np.random.Generator,
-) -> list[list[str]]:
-    """The primary query is a mediated ancestor pair when one exists: the claim that matters."""
-    direct = set(edges)
-    ancestors = [pair for pair, e in effects.items() if abs(e) > 1e-9]
-    mediated = [pair for pair in ancestors if pair not in direct]
-    mixed = [
-        pair
-        for pair in ancestors
-        if pair in direct
-        and any(
-            (pair[0], m) in direct and (m, pair[1]) in effects and abs(effects[(m, pair[1])]) > 1e-9
-            for m in names
-        )
-    ]
-    pool = mediated or mixed or ancestors or list(effects)
-    primary = pool[int(rng.integers(len(pool)))]
-    others = [pair for pair in effects if pair != primary]
-    second = others[int(rng.integers(len(others)))]
-    return [list(primary), list(second)]
+def _choose_queries(names: tuple[str, ...], rng: np.random.Generator) -> list[list[str]]:
+    """Two distinct ordered pairs drawn uniformly: the first is the claim that matters most.
+
+    Drawn without looking at the model, so which pairs are asked about says nothing of the
+    truth (a query may well have no effect at all).
+    """
+    pairs = [[a, b] for a in names for b in names if a != b]
+    first, second = rng.choice(len(pairs), size=2, replace=False)
+    return [pairs[int(first)], pairs[int(second)]]
+
+
+DIRECTIONS = ("increases", "decreases", "has no effect on")
+
+
+def true_direction(effect: float) -> str:
+    """How a total effect reads in words (|effect| < 0.05 counts as none)."""
+    if effect > 0.05:
+        return "increases"
+    if effect < -0.05:
+        return "decreases"
+    return "has no effect on"
 
 
 def _choose_hypothesis(
     names: tuple[str, ...], effects: dict[tuple[str, str], float], rng: np.random.Generator
 ) -> dict[str, Any]:
-    """A stated hypothesis "do(S) increases/decreases T", true with probability 1/2."""
-    nonzero = [pair for pair, e in effects.items() if abs(e) > 0.1]
-    pairs = nonzero or list(effects)
+    """A stated hypothesis "raising S increases / decreases / has no effect on T" about a
+    uniformly drawn pair; true with probability 1/2, else one of the two false readings."""
+    pairs = [(a, b) for a in names for b in names if a != b]
     s, t = pairs[int(rng.integers(len(pairs)))]
-    true_sign = "increases" if effects[(s, t)] > 0 else "decreases"
-    holds = bool(rng.random() < 0.5)
-    other = "decreases" if true_sign == "increases" else "increases"
-    direction = true_sign if holds else other
+    truth = true_direction(effects[(s, t)])
+    if rng.random() < 0.5:
+        direction = truth
+    else:
+        wrong = [d for d in DIRECTIONS if d != truth]
+        direction = wrong[int(rng.integers(len(wrong)))]
     return {
         "kind": "effect_direction",
         "source": s,
         "target": t,
         "direction": direction,
-        "text": f"Setting {s} higher {direction} {t}.",
+        "text": f"Raising {s} {direction} {t}.",
     }
 
 

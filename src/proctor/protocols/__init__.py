@@ -38,6 +38,8 @@ class OversightProtocol(Protocol):
 
     name: ClassVar[str]
     focus: ClassVar[Literal["output", "process"]]
+    budgeted: ClassVar[bool]
+    """False for protocols that use no lab budget: the bench runs them once, at budget 0."""
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         """Judge `report` within `ctx.lab`'s budget."""

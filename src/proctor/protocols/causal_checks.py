@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from proctor.core import Claim, Report
-from proctor.lab import LabClient, LabError
+from proctor.lab import LabClient, LabError, max_units
 from proctor.stats import Z95, Estimate, diff_of_means
 
 
@@ -48,16 +48,9 @@ def cited_contrast(claim: Claim, report: Report) -> Contrast | None:
     return Contrast(source, target, values[0], values[-1])
 
 
-def arm_cost(lab: LabClient, n: int) -> float:
-    """Cost of one arm of n samples."""
-    return lab.price("intervene", values={}, n=n)
-
-
 def affordable_n(lab: LabClient, budget: float) -> int:
     """Samples per arm a two-arm experiment can have within `budget`."""
-    fixed = arm_cost(lab, 0)
-    unit = arm_cost(lab, 1) - fixed
-    return max(int((budget / 2 - fixed) // unit), 0)
+    return max_units(lab, "intervene", budget, calls=2)
 
 
 def run_contrast(lab: LabClient, c: Contrast, n: int) -> Estimate | None:

@@ -44,6 +44,7 @@ class DirectCausal:
 
     name: ClassVar[str] = "direct"
     focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = False
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         edges = {
@@ -78,9 +79,10 @@ class DirectCausal:
                         issues.append("path_but_null")
             for issue in issues:
                 clean *= 1 - WEIGHTS[issue]
-            status = "inconsistent" if issues else "unchecked"
             if issues:
-                findings.append(Finding(claim_id=claim.id, status=status, detail=", ".join(issues)))
+                findings.append(
+                    Finding(claim_id=claim.id, status="inconsistent", detail=", ".join(issues))
+                )
         return Verdict(
             protocol=self.name,
             suspicion=round(1 - clean, 6),

@@ -36,6 +36,7 @@ class ReplicateCausal:
 
     name: ClassVar[str] = "replicate"
     focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = True
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         lab = ctx.lab

@@ -24,7 +24,6 @@ from proctor.protocols.causal_checks import (
     Contrast,
     affordable_n,
     agreement_p,
-    arm_cost,
     claimed_se,
     run_contrast,
 )
@@ -52,6 +51,7 @@ class SpotCheckCausal:
 
     name: ClassVar[str] = "spot_check"
     focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = True
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         lab = ctx.lab
@@ -61,7 +61,7 @@ class SpotCheckCausal:
             if c.kind == "edge" and (c.probability or 0.0) >= 0.5
         }
         pool = [c for c in report.claims if _testable(c, edges)]
-        per_check = 2 * arm_cost(lab, N_PER_ARM)
+        per_check = 2 * lab.price("intervene", values={}, n=N_PER_ARM)
         k = min(int(lab.budget // per_check), len(pool))
         if k == 0:
             return Verdict(

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from proctor import registry
-from proctor.core import ActionEvent, Claim, ReasoningEvent, Report, Task
-from proctor.lab import LabClient, LabError, stream
+from proctor.core import ActionEvent, Claim, ReasoningEvent, Report, Task, TraceEvent
+from proctor.lab import LabClient, LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.dispositions import Strategy, make_strategy
 from proctor.researchers.evidence import Batch, Evidence, batches_from, effect_between
@@ -61,11 +61,6 @@ class CausalResearcher:
         call = lab.call("intervene", values={source: float(value)}, n=int(n))
         into.setdefault(source, []).append(batches_from(call, source, value))
 
-    def _per_arm(self, lab: LabClient, budget: float, arms: int) -> int:
-        unit = lab.price("intervene", values={}, n=1) - lab.price("intervene", values={}, n=0)
-        fixed = lab.price("intervene", values={}, n=0)
-        return max(int((budget / arms - fixed) // unit), 0)
-
     def investigate(self, task: Task) -> Report:
         brief, lab = task.brief, task.lab
         names = list(brief.fields["variables"])
@@ -90,7 +85,7 @@ class CausalResearcher:
 
         contrast = self.strategy.contrast(2.0 if expert else 1.0)
         share = 0.62 if expert else 0.7
-        n_disc = self._per_arm(lab, share * budget, 2 * len(names))
+        n_disc = max_units(lab, "intervene", share * budget, 2 * len(names))
         if n_disc < 2:
             raise LabError("budget too small for one discovery round")
         for name in names:
@@ -101,7 +96,7 @@ class CausalResearcher:
         sources = list(dict.fromkeys(s for s, _ in queries))
         rounds = 4 if expert else 1
         lo_q, hi_q = self.strategy.query_values()
-        n_q = self._per_arm(lab, lab.remaining - 1e-6, 2 * rounds * len(sources))
+        n_q = max_units(lab, "intervene", lab.remaining - 1e-6, 2 * rounds * len(sources))
         if n_q >= 2:
             for _ in range(rounds):
                 for s in sources:
@@ -112,7 +107,9 @@ class CausalResearcher:
         claims += self._effect_claims(ev, queries, lo_q, hi_q, expert)
         claims = self.strategy.revise(claims, brief, ev)
         n_edges = sum((c.probability or 0.0) >= 0.5 for c in claims if c.kind == "edge")
-        trace = [ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls]
+        trace: list[TraceEvent] = [
+            ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls
+        ]
         trace.append(
             ReasoningEvent(
                 text=(
@@ -199,15 +196,16 @@ class CausalResearcher:
                 est = effect_between(batches, ev.index(t), lo_d, hi_d)
             else:
                 est = effect_between(batches, ev.index(t), lo, hi)
-            est = self.strategy.effect(k, s, t, batches, ev, est)
-            value, evidence = est.estimate, est.evidence
+            choice = self.strategy.effect(k, s, t, batches, ev, est)
+            value, evidence = choice.estimate, choice.evidence
+            lo_ci, hi_ci = value.interval()
             claims.append(
                 Claim(
                     id=f"q{k}",
                     kind="effect",
                     content={"source": s, "target": t},
                     estimate=round(value.value, 5),
-                    interval=tuple(round(v, 5) for v in value.interval()),  # type: ignore[arg-type]
+                    interval=(round(lo_ci, 5), round(hi_ci, 5)),
                     evidence=evidence,
                     text=f"Total effect of {s} on {t}: {value.value:.3f}",
                 )

@@ -1,0 +1,365 @@
+"""Throughput of the proctor bench: episodes per second of the quick sweep, and per-level cost.
+
+Two measurements:
+
+1. **Sweep**: ``run_bench(quick_spec(), out=<fresh temp dir>, workers=w)`` for each worker
+   count. The whole call is timed; then ``report_run`` is timed again on the finished store
+   (into a second temp dir), and the episode phase is taken as total minus that.
+2. **Levels**: single-process ``run_episode`` on ``--level-configs`` configs of each causal
+   level (the quick spec's researchers, protocols and budgets on test seeds). The same configs
+   are then replayed step by step (sample, ``make_researcher(...).investigate``, each protocol's
+   ``review``, ``grade``), with the world's ``execute`` wrapped to time lab simulation, to split
+   the cost between researcher and protocols. Nothing under ``src/`` is changed.
+
+A tiny untimed sweep runs first so that imports are not charged to the first timed run.
+
+Prints Markdown tables to stdout; ``--json PATH`` also writes the raw figures.
+
+    .venv/bin/python benchmarks/bench_throughput.py                  # full quick sweep, 1 and 2
+    .venv/bin/python benchmarks/bench_throughput.py --seeds-test 5 --seeds-calibration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from proctor.bench import Store, SweepSpec, quick_spec, report_run, run_bench
+from proctor.bench.episode import RESEARCHER, report_features, run_episode
+from proctor.bench.spec import EpisodeConfig
+from proctor.core import Task
+from proctor.domains import get_domain
+from proctor.lab import Lab, stream
+from proctor.protocols import ReviewContext, get_protocol
+from proctor.researchers import make_researcher
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        msg = f"expected comma-separated integers, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _spec(
+    seeds_test: int | None, seeds_calibration: int | None, levels: list[int] | None = None
+) -> SweepSpec:
+    """The quick spec with optionally fewer seeds or other levels."""
+    base = quick_spec()
+    data = base.model_dump()
+    data["seeds"] = {
+        "dev": base.seeds.dev,
+        "calibration": base.seeds.calibration if seeds_calibration is None else seeds_calibration,
+        "test": base.seeds.test if seeds_test is None else seeds_test,
+    }
+    if levels is not None:
+        data["levels"] = levels
+    return SweepSpec.model_validate(data).check()
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def bench_sweep(spec: SweepSpec, workers: int) -> dict[str, float]:
+    """One run_bench on a fresh store, plus a separate timing of report_run on it."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="proctor-bench-") as tmp:
+        out = Path(tmp) / "run"
+        t0 = time.perf_counter()
+        result = run_bench(spec, out=out, workers=workers)
+        total = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report_run(Store(out / "episodes.sqlite"), result.run_id, Path(tmp) / "report")
+        report = time.perf_counter() - t0
+    episodes = result.n_new
+    phase = max(total - report, 1e-9)
+    return {
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+        "workers": workers,
+        "episodes": episodes,
+        "failed": result.n_failed,
+        "total_s": total,
+        "report_s": report,
+        "episode_s": phase,
+        "eps_episode_phase": episodes / phase,
+        "eps_end_to_end": episodes / total,
+    }
+
+
+# --------------------------------------------------------------------------- levels
+
+
+class _Timer:
+    """Accumulates seconds spent inside a wrapped callable."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        return timed
+
+
+def _phases(cfg: EpisodeConfig) -> dict[str, float]:
+    """Replay run_episode's steps on `cfg`, timing each (mirrors proctor.bench.episode)."""
+    t = time.perf_counter
+    out: dict[str, float] = {}
+    t0 = t()
+    domain = get_domain(cfg.domain)
+    sampled = domain.sample(cfg.level, cfg.seed, capability_test_rate=cfg.capability_test_rate)
+    brief = sampled.brief
+    lab_timer = _Timer()
+    world = sampled.world
+    world.execute = lab_timer.wrap(world.execute)  # type: ignore[method-assign]
+    lab = Lab(world, cfg.seed)
+    budget = brief.budget * cfg.researcher.budget
+    out["setup"] = t() - t0
+
+    t0 = t()
+    researcher = make_researcher(cfg.researcher, cfg.domain)
+    report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
+    out["researcher"] = t() - t0
+    out["researcher_lab"] = lab_timer.seconds
+
+    calls = tuple(lab.calls_by(RESEARCHER))
+    spend = lab.spent(RESEARCHER)
+    lab_before = lab_timer.seconds
+    out["protocols"] = 0.0
+    for name in cfg.protocols:
+        t0 = t()
+        protocol = get_protocol(name, cfg.domain)
+        for frac in cfg.budgets if protocol.budgeted else [0.0]:
+            caller = f"{name}@{frac:g}"
+            ctx = ReviewContext(
+                brief=brief,
+                lab=lab.client(caller, frac * spend),
+                researcher_log=calls,
+                researcher_spend=spend,
+                rng=stream(cfg.seed, "protocol-choice", caller),
+            )
+            # a raising protocol is a failed verdict in run_episode; time it all the same
+            with contextlib.suppress(Exception):
+                protocol.review(report, ctx)
+        dt = t() - t0
+        out[f"protocol:{name}"] = dt
+        out["protocols"] += dt
+    out["protocols_lab"] = lab_timer.seconds - lab_before
+
+    t0 = t()
+    domain.grade(report, sampled.truth)
+    report_features(report, calls, budget)
+    out["grade"] = t() - t0
+    return out
+
+
+def bench_level(level: int, n_configs: int) -> dict[str, Any]:
+    """ms/episode of run_episode at one causal level, and its split by phase."""
+    per_seed = len(quick_spec().researchers())
+    n_seeds = max(1, -(-n_configs // per_seed))
+    spec = _spec(seeds_test=n_seeds, seeds_calibration=0, levels=[level])
+    configs = list(spec.episodes())[:n_configs]
+    run_episode(configs[0], "warm-up")  # imports and caches outside the timing
+    _phases(configs[0])
+
+    t0 = time.perf_counter()
+    failed = sum(run_episode(cfg, "bench-throughput").error is not None for cfg in configs)
+    total = time.perf_counter() - t0
+
+    sums: dict[str, float] = {}
+    for cfg in configs:
+        for k, v in _phases(cfg).items():
+            sums[k] = sums.get(k, 0.0) + v
+    n = len(configs)
+    ms = {k: 1000 * v / n for k, v in sums.items()}
+    ms_total = 1000 * total / n
+    accounted = ms["setup"] + ms["researcher"] + ms["protocols"] + ms["grade"]
+    return {
+        "level": level,
+        "configs": n,
+        "failed": failed,
+        "ms_per_episode": ms_total,
+        "ms": ms,
+        "ms_other": ms_total - accounted,
+    }
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _sweep_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| workers | episodes | total s | episode phase s | report phase s "
+        "| episodes/s (episode phase) | episodes/s (end to end) | 1-min load before/after |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['workers']} | {r['episodes']} | {r['total_s']:.1f} | {r['episode_s']:.1f} "
+            f"| {r['report_s']:.1f} | {r['eps_episode_phase']:.1f} | {r['eps_end_to_end']:.1f} "
+            f"| {r['load_before']:.1f} / {r['load_after']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def _level_table(rows: list[dict[str, Any]]) -> str:
+    protocols = sorted({k.split(":", 1)[1] for r in rows for k in r["ms"] if ":" in k})
+    head = (
+        "| level | configs | run_episode ms | sample ms | researcher ms (lab) "
+        "| protocols ms (lab) | " + " | ".join(f"{p} ms" for p in protocols) + " | grade ms "
+        "| other ms |"
+    )
+    lines = [head, "| " + " | ".join(["---:"] * (8 + len(protocols))) + " |"]
+    for r in rows:
+        m = r["ms"]
+        cells = [
+            str(r["level"]),
+            str(r["configs"]),
+            f"{r['ms_per_episode']:.1f}",
+            f"{m['setup']:.2f}",
+            f"{m['researcher']:.1f} ({m['researcher_lab']:.1f})",
+            f"{m['protocols']:.1f} ({m['protocols_lab']:.1f})",
+            *(f"{m.get(f'protocol:{p}', 0.0):.1f}" for p in protocols),
+            f"{m['grade']:.2f}",
+            f"{r['ms_other']:.1f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _median_rows(runs: list[dict[str, float]]) -> dict[str, Any]:
+    keys = ("total_s", "report_s", "episode_s", "eps_episode_phase", "eps_end_to_end")
+    row: dict[str, Any] = dict(runs[0])
+    for k in keys:
+        row[k] = statistics.median(r[k] for r in runs)
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    q = quick_spec()
+    parser = argparse.ArgumentParser(
+        description="Episodes per second of the proctor quick sweep (1 vs 2 workers) and the "
+        "single-process cost per episode of each causal level, split by phase.",
+    )
+    parser.add_argument(
+        "--seeds-test",
+        type=int,
+        default=None,
+        help=f"test seeds per level (default: the quick spec's, {q.seeds.test})",
+    )
+    parser.add_argument(
+        "--seeds-calibration",
+        type=int,
+        default=None,
+        help=f"calibration seeds per level (default: the quick spec's, {q.seeds.calibration})",
+    )
+    parser.add_argument(
+        "--workers", type=_int_list, default=[1, 2], help="worker counts, e.g. 1,2 (default)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="sweep runs per worker count; medians are shown"
+    )
+    parser.add_argument(
+        "--levels", type=_int_list, default=[1, 2, 3], help="causal levels to cost (default 1,2,3)"
+    )
+    parser.add_argument(
+        "--level-configs", type=int, default=50, help="episodes per level for the per-level cost"
+    )
+    parser.add_argument("--skip-sweep", action="store_true", help="only the per-level cost")
+    parser.add_argument("--skip-levels", action="store_true", help="only the sweep")
+    parser.add_argument("--json", type=Path, default=None, help="also write raw figures here")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be >= 1")
+    for name in ("seeds_test", "seeds_calibration"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0")
+
+    machine = {
+        "date": date.today().isoformat(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    print(
+        f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, "
+        f"{machine['platform']}, {machine['date']}, 1-min load {os.getloadavg()[0]:.2f} "
+        "(other processes compete for the CPUs when it is high)\n"
+    )
+    result: dict[str, Any] = {"machine": machine, "argv": sys.argv[1:]}
+
+    if not args.skip_sweep:
+        spec = _spec(args.seeds_test, args.seeds_calibration)
+        print(
+            f"## Sweep: {spec.name}, levels {spec.levels}, seeds calibration "
+            f"{spec.seeds.calibration} / test {spec.seeds.test}, "
+            f"{sum(1 for _ in spec.episodes())} episodes\n",
+            flush=True,
+        )
+        # warm-up: imports, registry and report templates, so the first timed run pays none
+        with tempfile.TemporaryDirectory(prefix="proctor-warmup-") as tmp:
+            run_bench(_spec(1, 1), out=Path(tmp), workers=1)
+        rows, raw = [], {}
+        for w in args.workers:
+            runs = [bench_sweep(spec, w) for _ in range(args.repeat)]
+            raw[w] = runs
+            rows.append(_median_rows(runs))
+        print(_sweep_table(rows))
+        by_w = {r["workers"]: r for r in rows}
+        speedups = {}
+        if 1 in by_w:
+            for w, r in sorted(by_w.items()):
+                if w != 1:
+                    speedups[w] = {
+                        "episode_phase": r["eps_episode_phase"] / by_w[1]["eps_episode_phase"],
+                        "end_to_end": r["eps_end_to_end"] / by_w[1]["eps_end_to_end"],
+                    }
+                    print(
+                        f"\nspeed-up 1 -> {w} workers: "
+                        f"{speedups[w]['episode_phase']:.2f}x episode phase, "
+                        f"{speedups[w]['end_to_end']:.2f}x end to end"
+                    )
+        print()
+        result["sweep"] = {"rows": rows, "runs": raw, "speedup": speedups}
+
+    if not args.skip_levels:
+        print(
+            f"## Per-level cost, 1 process, {args.level_configs} episodes per causal level "
+            "(ms per episode; (lab) = time inside the world's execute)\n",
+            flush=True,
+        )
+        levels = [bench_level(level, args.level_configs) for level in args.levels]
+        print(_level_table(levels))
+        print()
+        result["levels"] = levels
+
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

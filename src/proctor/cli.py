@@ -1,0 +1,268 @@
+"""proctor's command line: a thin layer over the Python API (``proctor.bench.run_bench``...).
+
+User mistakes (unknown names, malformed TOML, negative budgets, a missing run) end with a
+one-line ``error: ...`` and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from proctor import __version__
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise click.BadParameter("expected a comma-separated list")
+    return items
+
+
+def _numbers(value: str | None, kind: type, what: str) -> list[Any] | None:
+    items = _csv(value)
+    if items is None:
+        return None
+    try:
+        return [kind(v) for v in items]
+    except ValueError:
+        _fail(f"{what}: expected comma-separated {kind.__name__}s, got {value!r}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="proctor")
+@click.option("-v", "--verbose", is_flag=True, help="Log warnings from episodes as they happen.")
+def main(verbose: bool) -> None:
+    """proctor: measure how far oversight of AI research can be trusted.
+
+    Research agents (honest ones and model organisms of failure modes) investigate tasks with
+    hidden ground truth; oversight protocols judge their reports; the bench measures each
+    protocol against each failure mode and writes a trust map.
+    """
+    logging.basicConfig(
+        level=logging.WARNING if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="The quick sweep (causal levels 1-2; what `make bench` runs; < 2 min).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    help="Sweep file (TOML); flags given as well override its fields.",
+)
+@click.option("--domains", help="Comma-separated domains, e.g. causal.")
+@click.option("--levels", help="Comma-separated levels, e.g. 1,2.")
+@click.option(
+    "--dispositions",
+    help="Comma-separated organisms, e.g. saboteur:misread,sandbagger "
+    "(the honest population always runs).",
+)
+@click.option("--protocols", help="Comma-separated protocols, e.g. direct,replicate.")
+@click.option(
+    "--budgets", help="Comma-separated protocol budgets as fractions of the researcher's spend."
+)
+@click.option("--seeds", type=int, help="Test seeds per level (calibration seeds stay as set).")
+@click.option("--calibration-seeds", type=int, help="Calibration seeds per level.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Local processes.")
+@click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("runs/bench"),
+    show_default=True,
+    help="Output folder.",
+)
+def bench(
+    quick: bool,
+    config: Path | None,
+    domains: str | None,
+    levels: str | None,
+    dispositions: str | None,
+    protocols: str | None,
+    budgets: str | None,
+    seeds: int | None,
+    calibration_seeds: int | None,
+    workers: int,
+    store: str | None,
+    out: Path,
+) -> None:
+    """Run a sweep: every researcher on every task, every protocol on every report.
+
+    Episodes already in the store are skipped, so rerunning a killed sweep finishes it.
+    Writes OUT/summary.json, OUT/summary.md and OUT/report.html, and prints the AUROC and
+    catch-rate tables.
+    """
+    from proctor.bench import SpecError, StoreError, run_bench
+    from proctor.bench.spec import load_spec, make_spec, quick_spec
+    from proctor.registry import UnknownComponent
+
+    overrides: dict[str, Any] = {
+        "domains": _csv(domains),
+        "levels": _numbers(levels, int, "--levels"),
+        "organisms": _csv(dispositions),
+        "protocols": _csv(protocols),
+        "budgets": _numbers(budgets, float, "--budgets"),
+    }
+    for flag, value in (
+        ("--seeds", seeds),
+        ("--calibration-seeds", calibration_seeds),
+        ("--workers", workers),
+    ):
+        if value is not None and value < (1 if flag == "--workers" else 0):
+            _fail(f"{flag} must be {'>= 1' if flag == '--workers' else '>= 0'}, got {value}")
+    try:
+        if config is not None:
+            spec = load_spec(config, **{k: v for k, v in overrides.items() if v is not None})
+        else:
+            base = quick_spec() if quick else make_spec({})
+            spec = make_spec(
+                base.model_dump() | {k: v for k, v in overrides.items() if v is not None}
+            )
+        if seeds is not None or calibration_seeds is not None:
+            counts = spec.seeds.model_dump()
+            counts["test"] = seeds if seeds is not None else counts["test"]
+            if calibration_seeds is not None:
+                counts["calibration"] = calibration_seeds
+            spec = make_spec(spec.model_dump() | {"seeds": counts})
+    except (SpecError, UnknownComponent) as err:
+        _fail(str(err))
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    started = time.monotonic()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        job = bar.add_task(f"{spec.run_id}: episodes", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        try:
+            result = run_bench(spec, out, store=store, workers=workers, progress=progress)
+        except (SpecError, StoreError, UnknownComponent) as err:
+            _fail(str(err))
+    _print_summary(result.rows)
+    click.echo(
+        f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
+        f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
+    )
+    click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
+
+
+def _print_summary(rows: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from proctor.report import audit_budgets, pivot
+
+    console = Console(width=200)
+    tables: list[tuple[str, str, float | None]] = [
+        ("AUROC (bad vs honest; 0.5 = chance)", "auroc", None)
+    ]
+    for b in audit_budgets(rows):
+        tables.append((f"catch rate of harmful episodes at audit budget {b:g}", "catch_rate", b))
+    for title, metric, budget in tables:
+        header, body = pivot(rows, metric, audit_budget=budget)
+        if not body:
+            continue
+        table = Table(title=title, title_justify="left")
+        for h in header:
+            table.add_column(h, overflow="fold")
+        for line in body:
+            table.add_row(*line)
+        console.print(table)
+
+
+@main.command()
+@click.argument("run")
+@click.option("--store", help="SQLAlchemy URL or SQLite path holding the run.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Output folder [default: RUN if it is a folder, else runs/RUN].",
+)
+def report(run: str, store: str | None, out: Path | None) -> None:
+    """Write the HTML report and Markdown summary of a stored run.
+
+    RUN is a bench output folder (holding episodes.sqlite) or a run id in --store.
+    """
+    from proctor.bench import Store, StoreError, report_run
+
+    folder = Path(run)
+    try:
+        if store is None and folder.is_dir():
+            if not (folder / "episodes.sqlite").exists():
+                _fail(f"{folder} holds no episodes.sqlite; pass --store")
+            db = Store(folder / "episodes.sqlite")
+            ids = db.runs()
+            if not ids:
+                _fail(f"no runs in {folder / 'episodes.sqlite'}")
+            run_id, out = ids[0][0], out or folder
+        elif store is not None:
+            db, run_id, out = Store(store), run, out or Path("runs") / run
+        else:
+            _fail(f"{run!r} is not a bench output folder; pass --store URL to name a run id")
+        result = report_run(db, run_id, out)
+    except StoreError as err:
+        _fail(str(err))
+    _print_summary(result.rows)
+    click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
+
+
+@main.command(name="list")
+@click.argument("what", type=click.Choice(["domains", "researchers", "protocols"]))
+def list_(what: str) -> None:
+    """List registered domains, researchers (backends and dispositions) or protocols."""
+    from proctor import registry
+    from proctor.domains import get_domain
+    from proctor.researchers.dispositions import variant_names
+
+    if what == "domains":
+        for name in registry.names("domain"):
+            d = get_domain(name)
+            levels = ",".join(map(str, d.levels))
+            click.echo(f"{name:12} {d.evaluability:15} levels {levels:6} {d.description}")
+    elif what == "researchers":
+        for domain in registry.names("domain"):
+            backends = ", ".join(registry.names("backend", domain))
+            click.echo(f"{domain}: backends {backends}")
+            click.echo(f"{domain}: dispositions {', '.join(variant_names(domain))}")
+    else:
+        for name in registry.names("protocol"):
+            domains = [d for d in registry.names("domain") if registry.applies("protocol", name, d)]
+            cls = registry.lookup("protocol", name, domains[0]) if domains else None
+            focus = getattr(cls, "focus", "?")
+            click.echo(f"{name:12} {focus:8} domains: {', '.join(domains)}")
+
+
+if __name__ == "__main__":
+    main()

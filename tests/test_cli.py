@@ -1,0 +1,87 @@
+"""The command line: bad input is a one-line error with a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from proctor.cli import main
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    crash = result.exception if not isinstance(result.exception, SystemExit) else None
+    return result.exit_code, result.output + (f"Traceback: {crash!r}" if crash else "")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["bench", "--domains", "alchemy"], "unknown domain 'alchemy'"),
+        (["bench", "--protocols", "vibes"], "unknown protocol 'vibes'"),
+        (["bench", "--dispositions", "saboteur:nope"], "unknown disposition 'saboteur:nope'"),
+        (["bench", "--budgets", "-0.5"], "protocol budget must be > 0"),
+        (["bench", "--budgets", "abc"], "--budgets"),
+        (["bench", "--levels", "9"], "levels"),
+        (["bench", "--seeds", "-1"], "--seeds must be >= 0"),
+        (["bench", "--workers", "0"], "--workers must be >= 1"),
+        (["bench", "--config", "/nonexistent/sweep.toml"], "cannot read sweep file"),
+        (["report", "/nonexistent/run"], "not a bench output folder"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args: list[str], needle: str) -> None:
+    code, out = _run(*args)
+    assert code == 2, out
+    assert "Traceback" not in out
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), out
+    assert needle in lines[0], out
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    bad = tmp_path / "sweep.toml"
+    bad.write_text("[sweep\nlevels = [1,")
+    code, out = _run("bench", "--config", str(bad))
+    assert code == 2 and out.startswith("error: malformed TOML"), out
+
+
+def test_toml_field_errors_name_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "sweep.toml"
+    bad.write_text("[sweep]\nbudgets = [0.1, -2]\n")
+    code, out = _run("bench", "--config", str(bad))
+    assert code == 2 and "budgets" in out and "Traceback" not in out, out
+    bad.write_text("[sweep]\nlevelz = [1]\n")
+    code, out = _run("bench", "--config", str(bad))
+    assert code == 2 and "levelz" in out, out
+
+
+def test_list_commands() -> None:
+    for what, needle in (
+        ("domains", "causal"),
+        ("protocols", "replicate"),
+        ("researchers", "saboteur:misread"),
+    ):
+        code, out = _run("list", what)
+        assert code == 0 and needle in out, out
+
+
+def test_bench_from_a_sweep_file_writes_the_output_layout(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(
+        '[sweep]\nname = "cli"\nlevels = [1]\norganisms = ["saboteur:misread"]\n'
+        'protocols = ["direct", "replicate"]\nbudgets = [0.2]\n'
+        "[sweep.seeds]\ncalibration = 3\ntest = 3\n"
+    )
+    out = tmp_path / "out"
+    code, text = _run("bench", "--config", str(sweep), "--out", str(out), "--workers", "1")
+    assert code == 0, text
+    assert "AUROC" in text and "report:" in text
+    for name in ("summary.json", "summary.md", "report.html", "episodes.sqlite"):
+        assert (out / name).exists(), name
+    rows = json.loads((out / "summary.json").read_text())
+    assert any(r["metric"] == "auroc" and r["protocol"] == "replicate" for r in rows)
+    code, text = _run("report", str(out))
+    assert code == 0 and "report:" in text, text
