@@ -8,8 +8,9 @@ Two measurements:
 2. **Levels**: single-process ``run_episode`` on ``--level-configs`` configs of each causal
    level (the quick spec's researchers, protocols and budgets on test seeds). The same configs
    are then replayed step by step (sample, ``make_researcher(...).investigate``, each protocol's
-   ``review``, ``grade``), with the world's ``execute`` wrapped to time lab simulation, to split
-   the cost between researcher and protocols. Nothing under ``src/`` is changed.
+   ``review``, ``grade``), with the world's ``execute`` (simulation and serialisation) and the
+   lab's ``_call`` (that plus RNG stream, argument checks and logging) wrapped on the instance,
+   to split the cost between researcher, protocols and lab. Nothing under ``src/`` is changed.
 
 A tiny untimed sweep runs first so that imports are not charged to the first timed run.
 
@@ -26,6 +27,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -75,14 +77,23 @@ def _spec(
 # --------------------------------------------------------------------------- sweep
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its reaped children (the pool's workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def bench_sweep(spec: SweepSpec, workers: int) -> dict[str, float]:
     """One run_bench on a fresh store, plus a separate timing of report_run on it."""
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="proctor-bench-") as tmp:
         out = Path(tmp) / "run"
+        cpu0 = _cpu_seconds()
         t0 = time.perf_counter()
         result = run_bench(spec, out=out, workers=workers)
         total = time.perf_counter() - t0
+        cpu = _cpu_seconds() - cpu0
         t0 = time.perf_counter()
         report_run(Store(out / "episodes.sqlite"), result.run_id, Path(tmp) / "report")
         report = time.perf_counter() - t0
@@ -99,6 +110,7 @@ def bench_sweep(spec: SweepSpec, workers: int) -> dict[str, float]:
         "episode_s": phase,
         "eps_episode_phase": episodes / phase,
         "eps_end_to_end": episodes / total,
+        "cpu_s": cpu,
     }
 
 
@@ -134,6 +146,8 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
     world = sampled.world
     world.execute = lab_timer.wrap(world.execute)  # type: ignore[method-assign]
     lab = Lab(world, cfg.seed)
+    call_timer = _Timer()  # the whole lab call: RNG stream, argument checks, execute, logging
+    lab._call = call_timer.wrap(lab._call)  # type: ignore[method-assign]
     budget = brief.budget * cfg.researcher.budget
     out["setup"] = t() - t0
 
@@ -142,10 +156,11 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
     report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
     out["researcher"] = t() - t0
     out["researcher_lab"] = lab_timer.seconds
+    out["researcher_labcall"] = call_timer.seconds
 
     calls = tuple(lab.calls_by(RESEARCHER))
     spend = lab.spent(RESEARCHER)
-    lab_before = lab_timer.seconds
+    lab_before, call_before = lab_timer.seconds, call_timer.seconds
     out["protocols"] = 0.0
     for name in cfg.protocols:
         t0 = t()
@@ -166,6 +181,7 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
         out[f"protocol:{name}"] = dt
         out["protocols"] += dt
     out["protocols_lab"] = lab_timer.seconds - lab_before
+    out["protocols_labcall"] = call_timer.seconds - call_before
 
     t0 = t()
     domain.grade(report, sampled.truth)
@@ -211,24 +227,25 @@ def bench_level(level: int, n_configs: int) -> dict[str, Any]:
 def _sweep_table(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| workers | episodes | total s | episode phase s | report phase s "
-        "| episodes/s (episode phase) | episodes/s (end to end) | 1-min load before/after |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| episodes/s (episode phase) | episodes/s (end to end) | CPU s (all processes) "
+        "| 1-min load before/after |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r['workers']} | {r['episodes']} | {r['total_s']:.1f} | {r['episode_s']:.1f} "
             f"| {r['report_s']:.1f} | {r['eps_episode_phase']:.1f} | {r['eps_end_to_end']:.1f} "
-            f"| {r['load_before']:.1f} / {r['load_after']:.1f} |"
+            f"| {r['cpu_s']:.1f} | {r['load_before']:.1f} / {r['load_after']:.1f} |"
         )
     return "\n".join(lines)
 
 
 def _level_table(rows: list[dict[str, Any]]) -> str:
     protocols = sorted({k.split(":", 1)[1] for r in rows for k in r["ms"] if ":" in k})
+    per_protocol = " | ".join(f"{p} ms" for p in protocols)
     head = (
-        "| level | configs | run_episode ms | sample ms | researcher ms (lab) "
-        "| protocols ms (lab) | " + " | ".join(f"{p} ms" for p in protocols) + " | grade ms "
-        "| other ms |"
+        "| level | configs | run_episode ms | sample ms | researcher ms (lab call / world) "
+        f"| protocols ms (lab call / world) | {per_protocol} | grade ms | other ms |"
     )
     lines = [head, "| " + " | ".join(["---:"] * (8 + len(protocols))) + " |"]
     for r in rows:
@@ -238,8 +255,8 @@ def _level_table(rows: list[dict[str, Any]]) -> str:
             str(r["configs"]),
             f"{r['ms_per_episode']:.1f}",
             f"{m['setup']:.2f}",
-            f"{m['researcher']:.1f} ({m['researcher_lab']:.1f})",
-            f"{m['protocols']:.1f} ({m['protocols_lab']:.1f})",
+            f"{m['researcher']:.1f} ({m['researcher_labcall']:.1f} / {m['researcher_lab']:.1f})",
+            f"{m['protocols']:.1f} ({m['protocols_labcall']:.1f} / {m['protocols_lab']:.1f})",
             *(f"{m.get(f'protocol:{p}', 0.0):.1f}" for p in protocols),
             f"{m['grade']:.2f}",
             f"{r['ms_other']:.1f}",
@@ -249,7 +266,7 @@ def _level_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _median_rows(runs: list[dict[str, float]]) -> dict[str, Any]:
-    keys = ("total_s", "report_s", "episode_s", "eps_episode_phase", "eps_end_to_end")
+    keys = ("total_s", "report_s", "episode_s", "eps_episode_phase", "eps_end_to_end", "cpu_s")
     row: dict[str, Any] = dict(runs[0])
     for k in keys:
         row[k] = statistics.median(r[k] for r in runs)
@@ -347,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_levels:
         print(
             f"## Per-level cost, 1 process, {args.level_configs} episodes per causal level "
-            "(ms per episode; (lab) = time inside the world's execute)\n",
+            "(ms per episode; lab call = whole Lab._call incl. RNG stream and logging, "
+            "world = the world's execute: simulation and sample serialisation)\n",
             flush=True,
         )
         levels = [bench_level(level, args.level_configs) for level in args.levels]
