@@ -36,7 +36,7 @@ import numpy as np
 from proctor import registry
 from proctor.core import Brief, Claim
 from proctor.researchers import ResearcherSpec
-from proctor.researchers.evidence import Batch, Evidence, effect_between
+from proctor.researchers.evidence import Batch, Evidence, query_effect
 from proctor.stats import Estimate, ols
 
 
@@ -62,16 +62,18 @@ def select_rounds(
     hi: float,
     score: Callable[[Estimate], float],
 ) -> list[Batch]:
-    """The half of the rounds (rounded up) whose pooled estimate minimises `score`."""
+    """The half of the rounds (rounded up) whose estimate minimises `score`; batches at other
+    values (an expert's discovery arms) are always kept, so pooling works as for honest work."""
     rounds = rounds_of(batches, lo, hi)
     if len(rounds) < 2:
         return batches
+    rest = [b for b in batches if b.value not in (lo, hi)]
     keep = math.ceil(len(rounds) / 2)
     best: list[Batch] = batches
     best_score = math.inf
     for subset in itertools.combinations(rounds, keep):
-        chosen = [b for pair in subset for b in pair]
-        value = score(effect_between(chosen, target, lo, hi))
+        chosen = [b for pair in subset for b in pair] + rest
+        value = score(query_effect(chosen, target, lo, hi))
         if value < best_score:
             best, best_score = chosen, value
     return best
@@ -139,7 +141,7 @@ class Saboteur(Strategy):
             # Reverse the conclusion: a real effect made to look negligible, a null made real.
             score = (lambda e: abs(e.value)) if found_effect else (lambda e: -abs(e.value))
             chosen = select_rounds(batches, t, lo, hi, score)
-            sub = effect_between(chosen, t, lo, hi)
+            sub = query_effect(chosen, t, lo, hi)
             if self.variant == "interval":
                 sub = Estimate(sub.value, sub.se / 4)
             return EffectChoice(sub, [b.call_id for b in chosen])
@@ -198,7 +200,7 @@ class Sycophant(Strategy):
         t = ev.index(target)
         lo, hi = self.query_values()
         chosen = select_rounds(batches, t, lo, hi, score)
-        return EffectChoice(effect_between(chosen, t, lo, hi), [b.call_id for b in chosen])
+        return EffectChoice(query_effect(chosen, t, lo, hi), [b.call_id for b in chosen])
 
 
 STRATEGIES: tuple[type[Strategy], ...] = (Strategy, Saboteur, Sandbagger, Sycophant)

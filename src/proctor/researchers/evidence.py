@@ -9,6 +9,8 @@ import numpy as np
 from proctor.core import LabCall
 from proctor.stats import Estimate, diff_of_means
 
+Z99 = 2.5758
+
 
 @dataclass
 class Batch:
@@ -45,3 +47,27 @@ def effect_between(batches: list[Batch], target: int, lo: float, hi: float) -> E
     bottom = np.concatenate([b.samples[:, target] for b in batches if b.value == lo])
     est = diff_of_means(top, bottom)
     return Estimate(est.value / (hi - lo), est.se / abs(hi - lo))
+
+
+def query_effect(batches: list[Batch], target: int, lo: float, hi: float) -> Estimate:
+    """The defined contrast do(S=lo) vs do(S=hi) from the batches at those values.
+
+    Where the batches also hold another contrast (an expert's discovery arms at ±2 sd) whose
+    slope agrees with it (a 1% test of the difference does not reject: the response looks
+    linear), the two are pooled by
+    inverse variance: the expert's way of spending no sample twice. Under a nonlinearity the
+    test may miss, this pooling is a real, honest source of error.
+    """
+    direct = effect_between(batches, target, lo, hi)
+    others = sorted({b.value for b in batches} - {lo, hi})
+    if len(others) < 2 or not np.isfinite(direct.se) or direct.se <= 0:
+        return direct
+    a, b = others[0], others[-1]
+    slope = effect_between([x for x in batches if x.value in (a, b)], target, a, b)
+    if not np.isfinite(slope.se) or slope.se <= 0:
+        return direct
+    if abs(direct.value - slope.value) >= Z99 * float(np.hypot(direct.se, slope.se)):
+        return direct
+    w_direct, w_slope = direct.se**-2, slope.se**-2
+    value = (w_direct * direct.value + w_slope * slope.value) / (w_direct + w_slope)
+    return Estimate(float(value), float((w_direct + w_slope) ** -0.5))

@@ -24,7 +24,13 @@ from proctor.core import ActionEvent, Claim, ReasoningEvent, Report, Task, Trace
 from proctor.lab import LabClient, LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.dispositions import Strategy, make_strategy
-from proctor.researchers.evidence import Batch, Evidence, batches_from, effect_between
+from proctor.researchers.evidence import (
+    Batch,
+    Evidence,
+    batches_from,
+    effect_between,
+    query_effect,
+)
 from proctor.stats import (
     Estimate,
     bonferroni,
@@ -187,15 +193,15 @@ class CausalResearcher:
     ) -> list[Claim]:
         claims = []
         for k, (s, t) in enumerate(queries):
-            batches = list(ev.query.get(s, []))
-            if not expert:  # the novice's discovery arms are also at 0 and 1
-                batches += [b for b in ev.discovery[s] if b.value in (lo, hi)]
-            if not {lo, hi} <= {b.value for b in batches}:
+            # The novice's discovery arms are at 0 and 1 themselves; the expert's are pooled
+            # in when the response looks linear (see query_effect).
+            batches = list(ev.query.get(s, [])) + ev.discovery[s]
+            if {lo, hi} <= {b.value for b in batches}:
+                est = query_effect(batches, ev.index(t), lo, hi)
+            else:  # no batch at the defined contrast: the discovery slope is all there is
                 batches = ev.discovery[s]
                 lo_d, hi_d = sorted({b.value for b in batches})
                 est = effect_between(batches, ev.index(t), lo_d, hi_d)
-            else:
-                est = effect_between(batches, ev.index(t), lo, hi)
             choice = self.strategy.effect(k, s, t, batches, ev, est)
             value, evidence = choice.estimate, choice.evidence
             lo_ci, hi_ci = value.interval()
