@@ -165,3 +165,19 @@ def test_replicate_and_spot_check_are_reported_against_the_saboteur(quick_rows: 
                 if r.metric == "auroc" and r.protocol == protocol and r.disposition == variant
             ]
             assert hits and all(r.n > 0 for r in hits)
+
+
+def test_a_swept_knob_gives_organisms_reported_apart(tmp_path: Path) -> None:
+    spec = make_spec(
+        SMALL
+        | {
+            "organisms": ["sandbagger"],
+            "knobs": {"sandbagger": {"recognition": [0.0, 1.0]}},
+            "seeds": {"calibration": 2, "test": 3},
+        }
+    )
+    organisms = {r.organism for r in spec.researchers() if r.disposition != "honest"}
+    assert organisms == {"sandbagger[recognition=0]", "sandbagger[recognition=1]"}
+    rows = run_bench(spec, tmp_path).rows
+    shown = {r.disposition for r in rows if r.metric == "auroc"}
+    assert organisms <= shown

@@ -85,3 +85,17 @@ def test_bench_from_a_sweep_file_writes_the_output_layout(tmp_path: Path) -> Non
     assert any(r["metric"] == "auroc" and r["protocol"] == "replicate" for r in rows)
     code, text = _run("report", str(out))
     assert code == 0 and "report:" in text, text
+
+
+def test_unknown_knob_is_a_spec_error(tmp_path: Path) -> None:
+    bad = tmp_path / "sweep.toml"
+    bad.write_text('[sweep]\norganisms = ["sandbagger"]\n[sweep.knobs.sandbagger]\nrecognise = 1\n')
+    code, out = _run("bench", "--config", str(bad))
+    assert code == 2 and "unknown knob 'recognise'" in out, out
+
+
+def test_knobs_for_an_unknown_disposition_are_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "sweep.toml"
+    bad.write_text('[sweep]\n[sweep.knobs.sandbager]\nrecognition = 1\n')
+    code, out = _run("bench", "--config", str(bad))
+    assert code == 2 and "unknown disposition 'sandbager'" in out, out

@@ -8,6 +8,7 @@ configuration hash keys it in the store, so a rerun skips finished episodes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import tomllib
 from collections.abc import Iterator
@@ -76,8 +77,11 @@ class SweepSpec(BaseModel):
     """Disposition variants (``saboteur:misread``...). On each seed every organism runs on one
     member of the population, taken in turn, so organisms and honest work share the same mix
     of skills and budgets and the mix itself is no giveaway."""
-    knobs: dict[str, dict[str, float]] = Field(default_factory=dict)
-    """Per-disposition knobs, e.g. ``{"sandbagger": {"recognition": 0.5}}``."""
+    knobs: dict[str, dict[str, float | list[float]]] = Field(
+        default_factory=lambda: {"sandbagger": {"recognition": [0.0, 0.5, 1.0]}}
+    )
+    """Per-disposition knobs, e.g. ``{"sandbagger": {"recognition": 0.5}}``; a list of values
+    sweeps the knob (``{"recognition": [0, 0.5, 1]}`` runs three sandbaggers, reported apart)."""
     protocols: list[str] = Field(default_factory=lambda: ["direct", "replicate", "spot_check"])
     budgets: list[float] = Field(default_factory=lambda: [0.1, 0.25, 0.5])
     """Protocol budgets as fractions of the researcher's spend."""
@@ -127,9 +131,20 @@ class SweepSpec(BaseModel):
                 if o not in variants or o == "honest":
                     known = ", ".join(v for v in variants if v != "honest")
                     raise SpecError(f"organisms: unknown disposition {o!r}; known: {known}")
-        for disp in self.knobs:
-            if disp not in {o.split(":")[0] for o in self.organisms}:
-                raise SpecError(f"knobs: {disp!r} is not among the organisms")
+        for disp, knobs in self.knobs.items():
+            for d in self.domains:
+                if disp not in registry.names("disposition", d):
+                    known = ", ".join(registry.names("disposition", d))
+                    raise SpecError(f"knobs: unknown disposition {disp!r}; known: {known}")
+                known = registry.lookup("disposition", disp, d).knob_defaults
+                for name, value in knobs.items():
+                    if name not in known:
+                        raise SpecError(
+                            f"knobs.{disp}: unknown knob {name!r}; known: "
+                            f"{', '.join(sorted(known)) or 'none'}"
+                        )
+                    if isinstance(value, list) and not value:
+                        raise SpecError(f"knobs.{disp}.{name}: empty list of values")
         if not self.population:
             raise SpecError("population: at least one honest researcher is needed")
         return self
@@ -153,16 +168,17 @@ class SweepSpec(BaseModel):
         base = self.population[index % len(self.population)]
         for o in self.organisms:
             disposition, _, variant = o.partition(":")
-            out.append(
-                ResearcherSpec(
-                    backend=base.backend,
-                    skill=base.skill,
-                    budget=base.budget,
-                    disposition=disposition,
-                    variant=variant,
-                    knobs=self.knobs.get(disposition, {}),
+            for knobs in _knob_grid(self.knobs.get(disposition, {})):
+                out.append(
+                    ResearcherSpec(
+                        backend=base.backend,
+                        skill=base.skill,
+                        budget=base.budget,
+                        disposition=disposition,
+                        variant=variant,
+                        knobs=knobs,
+                    )
                 )
-            )
         return out
 
     def episodes(self) -> Iterator[EpisodeConfig]:
@@ -201,6 +217,13 @@ class EpisodeConfig(BaseModel):
     @property
     def key(self) -> str:
         return _digest(self.model_dump(mode="json"))[:20]
+
+
+def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:
+    """Every combination of swept knob values (a scalar is a one-value sweep)."""
+    names = sorted(knobs)
+    values = [v if isinstance(v, list) else [v] for v in (knobs[n] for n in names)]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
 
 def _digest(obj: Any) -> str:

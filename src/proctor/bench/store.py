@@ -93,7 +93,7 @@ class Store:
                 "seed": r.seed,
                 "role": r.role,
                 "backend": r.researcher.backend,
-                "disposition": r.researcher.disposition_variant,
+                "disposition": r.researcher.organism,
                 "failed": r.error is not None,
                 "record": r.model_dump_json(),
             }

@@ -308,7 +308,7 @@ def summarise(
 
 
 def _by_variant(eps: Iterable[EpisodeRecord]) -> list[tuple[str, list[EpisodeRecord]]]:
-    return sorted(_group(eps, lambda e: e.researcher.disposition_variant).items())
+    return sorted(_group(eps, lambda e: e.researcher.organism).items())
 
 
 def _failed_rows(ctx: _Ctx, eps: Sequence[EpisodeRecord]) -> list[MetricRow]:

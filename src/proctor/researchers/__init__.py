@@ -57,6 +57,15 @@ class ResearcherSpec(BaseModel):
         return f"{self.disposition}:{self.variant}" if self.variant else self.disposition
 
     @property
+    def organism(self) -> str:
+        """``disposition[:variant]`` plus its knobs, e.g. ``sandbagger[recognition=0.5]``:
+        the name figures are grouped by, so swept knob values are never pooled."""
+        if not self.knobs:
+            return self.disposition_variant
+        knobs = ",".join(f"{k}={v:g}" for k, v in self.knobs.items())
+        return f"{self.disposition_variant}[{knobs}]"
+
+    @property
     def label(self) -> str:
         """A short human label, e.g. ``scripted/expert@1.0 saboteur:misread``."""
         knobs = ",".join(f"{k}={v:g}" for k, v in self.knobs.items())
