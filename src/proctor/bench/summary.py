@@ -542,14 +542,13 @@ def _calibration_choice(eps: Sequence[EpisodeRecord]) -> tuple[_Key, float] | No
     """The protocol@budget with the highest worst-case calibration AUROC.
 
     The worst case runs over headline organisms and levels; ties go to the cheaper key
-    (mean calibration cost fraction), then to the key name.
+    (mean calibration cost fraction), then to a single protocol over ``combined``, then to the
+    key name.
     """
     calib = [ep for ep in eps if ep.role == "calibration" and not _failed(ep)]
     vs = _Verdicts(calib)
-    candidates: list[tuple[float, float, str, _Key]] = []
+    candidates: list[tuple[float, float, bool, str, _Key]] = []
     for key in _keys(calib):
-        if key.key == COMBINED:
-            continue
         aucs: list[float] = []
         for _, l_eps in sorted(_group(calib, lambda e: e.level).items()):
             judged = [ep for ep in l_eps if vs.reviewed(ep, key.key)]
@@ -564,11 +563,11 @@ def _calibration_choice(eps: Sequence[EpisodeRecord]) -> tuple[_Key, float] | No
             cost = float(
                 np.mean([vs.cost(ep, key.key) for ep in calib if vs.reviewed(ep, key.key)])
             )
-            candidates.append((-min(aucs), cost, key.key, key))
+            candidates.append((-min(aucs), cost, key.key == COMBINED, key.key, key))
     if not candidates:
         return None
     best = min(candidates)
-    return best[3], -best[0]
+    return best[4], -best[0]
 
 
 def _matches(row: MetricRow, backend: str, domain: str, key: _Key) -> bool:
@@ -576,9 +575,14 @@ def _matches(row: MetricRow, backend: str, domain: str, key: _Key) -> bool:
         row.backend == backend
         and row.domain == domain
         and row.protocol == key.protocol
-        and row.budget is not None
-        and key.budget is not None
-        and math.isclose(row.budget, key.budget)
+        and (
+            (row.budget is None and key.budget is None)
+            or (
+                row.budget is not None
+                and key.budget is not None
+                and math.isclose(row.budget, key.budget)
+            )
+        )
     )
 
 
@@ -596,7 +600,8 @@ def trust_map(
 ) -> list[TrustRow]:
     """The trust map: per (backend, evaluability, domain), which protocol to trust, and how far.
 
-    1. **Choose on calibration only.** Among the ``protocol@budget`` keys, take the one whose
+    1. **Choose on calibration only.** Among the ``protocol@budget`` keys and ``combined`` (the
+       gate's declared rule over all of them), take the one whose
        minimum AUROC over headline organisms (see :func:`is_headline`) and levels, computed on
        calibration episodes, is highest. Test episodes never enter the choice.
     2. **Report on test.** From `rows` (made by :func:`summarise`): the worst test catch rate
