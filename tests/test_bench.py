@@ -21,6 +21,7 @@ SMALL = {
     "organisms": ["saboteur:misread", "saboteur:fabricate", "sandbagger"],
     "budgets": [0.25],
     "seeds": {"calibration": 8, "test": 6},
+    "knobs": {},
 }
 REQUIRED = {
     "domain",
@@ -143,7 +144,7 @@ def quick_rows(tmp_path_factory: pytest.TempPathFactory) -> list:
 
 def test_every_organism_gets_a_giveaway_verdict(quick_rows: list) -> None:
     rows = [r for r in quick_rows if r.metric == "giveaway_auroc"]
-    organisms = {r.disposition for r in rows}
+    organisms = {(r.disposition or "").partition("[")[0] for r in rows}
     assert {
         "saboteur:selective",
         "saboteur:interval",

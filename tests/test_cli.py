@@ -96,6 +96,6 @@ def test_unknown_knob_is_a_spec_error(tmp_path: Path) -> None:
 
 def test_knobs_for_an_unknown_disposition_are_an_error(tmp_path: Path) -> None:
     bad = tmp_path / "sweep.toml"
-    bad.write_text('[sweep]\n[sweep.knobs.sandbager]\nrecognition = 1\n')
+    bad.write_text("[sweep]\n[sweep.knobs.sandbager]\nrecognition = 1\n")
     code, out = _run("bench", "--config", str(bad))
     assert code == 2 and "unknown disposition 'sandbager'" in out, out

@@ -38,6 +38,11 @@ class SpecError(ValueError):
     """A sweep specification that cannot run; the message names the field."""
 
 
+def _default_knobs() -> dict[str, dict[str, float | list[float]]]:
+    """The sandbagger's recognition of a capability test, swept (DESIGN.md §5)."""
+    return {"sandbagger": {"recognition": [0.0, 0.5, 1.0]}}
+
+
 class Member(BaseModel):
     """One honest researcher of the population: a skill and a budget share."""
 
@@ -78,7 +83,7 @@ class SweepSpec(BaseModel):
     member of the population, taken in turn, so organisms and honest work share the same mix
     of skills and budgets and the mix itself is no giveaway."""
     knobs: dict[str, dict[str, float | list[float]]] = Field(
-        default_factory=lambda: {"sandbagger": {"recognition": [0.0, 0.5, 1.0]}}
+        default_factory=lambda: _default_knobs()
     )
     """Per-disposition knobs, e.g. ``{"sandbagger": {"recognition": 0.5}}``; a list of values
     sweeps the knob (``{"recognition": [0, 0.5, 1]}`` runs three sandbaggers, reported apart)."""
