@@ -7,6 +7,7 @@ disposition table of one metric. Matplotlib is imported only when plots are draw
 
 from __future__ import annotations
 
-from proctor.report.render import ReportPaths, audit_budgets, pivot, render_report
+from proctor.report.render import ReportPaths, render_report
+from proctor.report.tables import audit_budgets, pivot
 
 __all__ = ["ReportPaths", "audit_budgets", "pivot", "render_report"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proctor.bench.records import MetricRow
-from proctor.report.render import (
+from proctor.report.tables import (
     DASH,
     GIVEAWAY_LINE,
     GIVEAWAY_METRIC,
