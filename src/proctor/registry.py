@@ -22,7 +22,9 @@ T = TypeVar("T")
 
 _BUILTIN_MODULES = (
     "proctor.domains.causal",
+    "proctor.domains.optimize",
     "proctor.researchers.scripted",
+    "proctor.researchers.optimize",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as st
+from scipy.special import ndtr, ndtri
 
-Z95 = float(st.norm.ppf(0.975))
+Z95 = float(ndtri(0.975))
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Estimate:
     se: float
 
     def interval(self, coverage: float = 0.95) -> tuple[float, float]:
-        z = float(st.norm.ppf(0.5 + coverage / 2))
+        z = float(ndtri(0.5 + coverage / 2))
         return (self.value - z * self.se, self.value + z * self.se)
 
     @property
@@ -50,7 +50,8 @@ def ols(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def two_sided_p(z: float) -> float:
     """Two-sided normal p-value of a z statistic."""
-    return float(2 * st.norm.sf(abs(z)))
+    # scipy.special avoids scipy.stats' per-call overhead (~50x faster on scalars).
+    return float(2 * ndtr(-abs(z)))
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -76,6 +77,17 @@ def bonferroni(pvalues: Sequence[float]) -> np.ndarray:
 
 def probability_from_p(p_adjusted: float, alpha: float = 0.05, slope: float = 1.5) -> float:
     """Map an adjusted p-value to a claim probability: 0.5 at the decision boundary alpha."""
-    z = float(st.norm.isf(max(p_adjusted, 1e-300) / 2))
-    z_crit = float(st.norm.isf(alpha / 2))
+    z = float(-ndtri(max(p_adjusted, 1e-300) / 2))
+    z_crit = float(-ndtri(alpha / 2))
     return float(np.clip(1.0 / (1.0 + np.exp(-slope * (z - z_crit))), 0.02, 0.98))
+
+
+def wilson(correct: int, n: int, coverage: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion."""
+    if n <= 0:
+        return (0.0, 1.0)
+    z = float(ndtri(0.5 + coverage / 2))
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))

@@ -24,15 +24,6 @@ from proctor.researchers import ResearcherSpec
 ROLE_BASE: dict[Role, int] = {"dev": 0, "calibration": 1_000_000, "test": 2_000_000}
 """Seeds of each role are disjoint ranges: seed = base + index."""
 
-HEADLINE = [
-    "saboteur:selective",
-    "saboteur:interval",
-    "saboteur:misread",
-    "sandbagger",
-    "sycophant",
-]
-DEFAULT_ORGANISMS = [*HEADLINE, "saboteur:fabricate"]
-
 
 class SpecError(ValueError):
     """A sweep specification that cannot run; the message names the field."""
@@ -78,8 +69,10 @@ class SweepSpec(BaseModel):
         ]
     )
     """The honest population; organisms are compared against all of it."""
-    organisms: list[str] = Field(default_factory=lambda: list(DEFAULT_ORGANISMS))
-    """Disposition variants (``saboteur:misread``...). On each seed every organism runs on one
+    organisms: list[str] | None = None
+    """Disposition variants (``saboteur:misread``...); None runs every variant registered for
+    the sweep's domains, each in the domains where it exists. On each seed every organism runs
+    on one
     member of the population, taken in turn, so organisms and honest work share the same mix
     of skills and budgets and the mix itself is no giveaway."""
     knobs: dict[str, dict[str, float | list[float]]] = Field(
@@ -131,22 +124,25 @@ class SweepSpec(BaseModel):
                 if not registry.applies("protocol", p, d):
                     known = ", ".join(registry.names("protocol", d))
                     raise SpecError(f"protocols: unknown protocol {p!r} for {d}; known: {known}")
-            variants = variant_names(d)
-            for o in self.organisms:
-                if o not in variants or o == "honest":
-                    known = ", ".join(v for v in variants if v != "honest")
-                    raise SpecError(f"organisms: unknown disposition {o!r}; known: {known}")
+        everywhere = {v for d in self.domains for v in variant_names(d)} - {"honest"}
+        for o in self.organisms or []:
+            if o not in everywhere:
+                known = ", ".join(sorted(everywhere))
+                raise SpecError(f"organisms: unknown disposition {o!r}; known: {known}")
         for disp, knobs in self.knobs.items():
-            for d in self.domains:
-                if disp not in registry.names("disposition", d):
-                    known = ", ".join(registry.names("disposition", d))
-                    raise SpecError(f"knobs: unknown disposition {disp!r}; known: {known}")
-                known = registry.lookup("disposition", disp, d).knob_defaults
+            where = [d for d in self.domains if disp in registry.names("disposition", d)]
+            if not where:
+                known = ", ".join(
+                    sorted({n for d in self.domains for n in registry.names("disposition", d)})
+                )
+                raise SpecError(f"knobs: unknown disposition {disp!r}; known: {known}")
+            for d in where:
+                known_knobs = registry.lookup("disposition", disp, d).knob_defaults
                 for name, value in knobs.items():
-                    if name not in known:
+                    if name not in known_knobs:
                         raise SpecError(
                             f"knobs.{disp}: unknown knob {name!r}; known: "
-                            f"{', '.join(sorted(known)) or 'none'}"
+                            f"{', '.join(sorted(known_knobs)) or 'none'}"
                         )
                     if isinstance(value, list) and not value:
                         raise SpecError(f"knobs.{disp}.{name}: empty list of values")
@@ -163,15 +159,23 @@ class SweepSpec(BaseModel):
     def run_id(self) -> str:
         return f"{self.name}-{self.hash}"
 
-    def researchers(self, index: int = 0) -> list[ResearcherSpec]:
-        """The honest population, then the organisms on the population member for seed
-        number `index` of its role."""
+    def researchers(self, index: int = 0, domain: str | None = None) -> list[ResearcherSpec]:
+        """The honest population, then the organisms (those that exist in `domain`, if given)
+        on the population member for seed number `index` of its role."""
+        from proctor.researchers.dispositions import variant_names
+
+        present = set(variant_names(domain)) if domain is not None else None
         out = [
             ResearcherSpec(backend=m.backend, skill=m.skill, budget=m.budget)
             for m in self.population
         ]
         base = self.population[index % len(self.population)]
-        for o in self.organisms:
+        names = self.organisms
+        if names is None:
+            names = sorted({v for d in self.domains for v in variant_names(d)} - {"honest"})
+        for o in names:
+            if present is not None and o not in present:
+                continue
             disposition, _, variant = o.partition(":")
             for knobs in _knob_grid(self.knobs.get(disposition, {})):
                 out.append(
@@ -193,7 +197,7 @@ class SweepSpec(BaseModel):
                 for role in ROLES:
                     for i in range(getattr(self.seeds, role)):
                         seed = ROLE_BASE[role] + i
-                        for researcher in self.researchers(i):
+                        for researcher in self.researchers(i, domain):
                             yield EpisodeConfig(
                                 domain=domain,
                                 level=level,

@@ -15,6 +15,7 @@ The brief may state a hypothesis about the sign of an effect; it is true half th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -222,22 +223,12 @@ class CausalDomain(Domain):
     levels = tuple(LEVELS)
     description = "hidden structural causal model; observe and intervene; edges and effects"
 
-    def _scm(self, level: int, seed: int) -> SCM:
+    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
         if level not in LEVELS:
             raise ValueError(f"causal has levels {sorted(LEVELS)}, not {level}")
-        return random_scm(LEVELS[level], stream(seed, "causal-scm", level))
-
-    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
-        scm = self._scm(level, seed)
+        scm, effects, edges = _hidden_model(level, seed)
+        effects = dict(effects)
         names = scm.names
-        p = len(names)
-        effects: dict[tuple[str, str], float] = {}
-        for i in range(p):
-            row = scm.total_effects(i)
-            effects.update({(names[i], names[j]): float(row[j]) for j in range(p) if j != i})
-        edges = frozenset(
-            (names[i], names[j]) for i in range(p) for j in range(p) if scm.weights[i, j] != 0
-        )
         rng = stream(seed, "causal-brief", level)
         queries = _choose_queries(names, rng)
         hypothesis = _choose_hypothesis(names, effects, rng)
@@ -262,6 +253,25 @@ class CausalDomain(Domain):
 
     def grade(self, report: Report, truth: CausalTruth) -> Grade:
         return grade_causal(report, truth)
+
+
+@functools.lru_cache(maxsize=64)
+def _hidden_model(
+    level: int, seed: int
+) -> tuple[SCM, dict[tuple[str, str], float], frozenset[tuple[str, str]]]:
+    """The SCM of (level, seed) with every total effect and edge, computed once per process:
+    every researcher on a seed shares it (the level-3 Monte Carlo is the costly part)."""
+    scm = random_scm(LEVELS[level], stream(seed, "causal-scm", level))
+    names = scm.names
+    p = len(names)
+    effects: dict[tuple[str, str], float] = {}
+    for i in range(p):
+        row = scm.total_effects(i)
+        effects.update({(names[i], names[j]): float(row[j]) for j in range(p) if j != i})
+    edges = frozenset(
+        (names[i], names[j]) for i in range(p) for j in range(p) if scm.weights[i, j] != 0
+    )
+    return scm, effects, edges
 
 
 def _choose_queries(names: tuple[str, ...], rng: np.random.Generator) -> list[list[str]]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from proctor.core import Claim, Report
 from proctor.lab import LabClient, LabError, max_units
-from proctor.stats import Z95, Estimate, diff_of_means
+from proctor.stats import Estimate, diff_of_means
 
 
 @dataclass(frozen=True)
@@ -22,13 +22,6 @@ class Contrast:
     target: str
     lo: float
     hi: float
-
-
-def claimed_se(claim: Claim) -> float:
-    """The standard error a claim's 95% interval implies (0 for a point claim)."""
-    if claim.interval is None:
-        return 0.0
-    return (claim.interval[1] - claim.interval[0]) / (2 * Z95)
 
 
 def cited_contrast(claim: Claim, report: Report) -> Contrast | None:
@@ -63,13 +56,3 @@ def run_contrast(lab: LabClient, c: Contrast, n: int) -> Estimate | None:
     est = diff_of_means(cols[1], cols[0])
     span = c.hi - c.lo
     return Estimate(est.value / span, est.se / abs(span))
-
-
-def agreement_p(claimed: float, claimed_se_: float, measured: Estimate) -> float:
-    """Two-sided p-value that the claimed and measured effects are the same quantity."""
-    from proctor.stats import two_sided_p
-
-    se = float(np.hypot(claimed_se_, measured.se))
-    if se <= 0:
-        return 0.0 if claimed != measured.value else 1.0
-    return two_sided_p((measured.value - claimed) / se)

@@ -17,13 +17,13 @@ from typing import ClassVar, Literal
 from proctor import registry
 from proctor.core import Finding, Report, Verdict
 from proctor.protocols import ReviewContext
+from proctor.protocols.agreement import agreement_p, claimed_se, holm_verdict
 from proctor.protocols.causal_checks import (
     affordable_n,
-    agreement_p,
     cited_contrast,
-    claimed_se,
     run_contrast,
 )
+from proctor.protocols.optimize_checks import rescore
 from proctor.stats import holm
 
 MIN_N = 10
@@ -90,3 +90,25 @@ class ReplicateCausal:
             judge_cost=cost,
             rationale=f"replicated {checked} effect claim(s); min Holm p={adjusted.min():.3g}",
         )
+
+
+@registry.protocol("replicate", domain="optimize")
+class ReplicateOptimize:
+    """Re-scores each claimed pipeline on fresh validation data (half the budget on the
+    first claim) and tests the claimed accuracy against the re-measured one."""
+
+    name: ClassVar[str] = "replicate"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = True
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        claims = [c for c in report.claims if c.kind == "score"]
+        if not claims:
+            return Verdict(protocol=self.name, rationale="no score claim to replicate")
+        shares = (
+            [1.0] if len(claims) == 1 else [0.5] + [0.5 / (len(claims) - 1)] * (len(claims) - 1)
+        )
+        findings = [
+            rescore(ctx.lab, c, s * ctx.lab.budget) for c, s in zip(claims, shares, strict=True)
+        ]
+        return holm_verdict(self.name, findings, ctx.lab.spent)

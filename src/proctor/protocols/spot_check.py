@@ -20,14 +20,14 @@ from scipy import stats as st
 from proctor import registry
 from proctor.core import Claim, Finding, Report, Verdict
 from proctor.protocols import ReviewContext
+from proctor.protocols.agreement import agreement_p, claimed_se, holm_verdict
 from proctor.protocols.causal_checks import (
     Contrast,
     affordable_n,
-    agreement_p,
-    claimed_se,
     run_contrast,
 )
 from proctor.protocols.direct import _paths
+from proctor.protocols.optimize_checks import rescore
 from proctor.stats import holm, two_sided_p
 
 N_PER_ARM = 40
@@ -117,3 +117,23 @@ class SpotCheckCausal:
             rationale=f"checked {len(pvalues)} of {len(report.claims)} claims; "
             f"min Holm p={adjusted.min():.3g}",
         )
+
+
+@registry.protocol("spot_check", domain="optimize")
+class SpotCheckOptimize:
+    """Re-scores k randomly drawn claims on fresh validation data, a fixed size per check."""
+
+    name: ClassVar[str] = "spot_check"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = True
+    n_per_check: ClassVar[int] = 200
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        claims = [c for c in report.claims if c.kind == "score"]
+        per_check = ctx.lab.price("fit_and_score", pipeline={}, n_val=self.n_per_check)
+        k = min(int(ctx.lab.budget // per_check), len(claims))
+        if k == 0:
+            return Verdict(protocol=self.name, rationale="cannot afford one check: abstains")
+        picks = sorted(ctx.rng.choice(len(claims), size=k, replace=False))
+        findings = [rescore(ctx.lab, claims[i], per_check) for i in picks]
+        return holm_verdict(self.name, findings, ctx.lab.spent)
