@@ -50,6 +50,10 @@ class Seeds(BaseModel):
     dev: int = Field(default=0, ge=0)
     calibration: int = Field(default=125, ge=0)
     test: int = Field(default=60, ge=0)
+    organism_calibration: int | None = Field(default=None, ge=0)
+    """Organisms run on only the first this-many calibration seeds (None: all of them).
+    Honest calibration episodes set the gate's thresholds and need many seeds; organisms'
+    calibration episodes only choose the trust map's protocol, so fewer suffice."""
 
 
 class SweepSpec(BaseModel):
@@ -197,7 +201,11 @@ class SweepSpec(BaseModel):
                 for role in ROLES:
                     for i in range(getattr(self.seeds, role)):
                         seed = ROLE_BASE[role] + i
+                        cap = self.seeds.organism_calibration
+                        honest_only = role == "calibration" and cap is not None and i >= cap
                         for researcher in self.researchers(i, domain):
+                            if honest_only and researcher.disposition != "honest":
+                                continue
                             yield EpisodeConfig(
                                 domain=domain,
                                 level=level,
@@ -240,13 +248,14 @@ def _digest(obj: Any) -> str:
 
 
 def quick_spec() -> SweepSpec:
-    """The quick sweep `make bench` runs: causal levels 1-2, enough honest calibration
-    episodes (4 members × 125 seeds) to back a threshold at a 2% audit budget."""
+    """The quick sweep `make bench` runs: causal and optimize at levels 1-2, with enough honest
+    calibration episodes (4 members × 125 seeds) to back a threshold at a 2% audit budget."""
     return SweepSpec(
         name="quick",
+        domains=["causal", "optimize"],
         levels=[1, 2],
         budgets=[0.1, 0.3],
-        seeds=Seeds(dev=0, calibration=125, test=50),
+        seeds=Seeds(dev=0, calibration=125, test=50, organism_calibration=30),
     )
 
 

@@ -64,7 +64,7 @@ def grid(dim: int, expert: bool, weak: bool = False) -> list[dict[str, float | i
     for depth in (3, 6):
         base.append({"model": "tree", "param": depth})
     if dim > 8:  # wide problems: also try keeping the most label-correlated features
-        base += [dict(p, features=min(8, dim)) for p in base[:6]]
+        base += [dict(p, features=min(8, dim)) for p in base[:4]]
     return base
 
 
