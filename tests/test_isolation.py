@@ -268,3 +268,45 @@ def test_disposition_does_not_change_the_honest_stream_of_lab_noise() -> None:
         firsts.add(json.dumps(first.model_dump(mode="json"), sort_keys=True))
     assert len(firsts) == 1
     assert np.asarray(json.loads(firsts.pop())["result"]["samples"]).shape[1] == 4
+
+
+@pytest.mark.parametrize(("level", "seed"), [(1, 101), (2, 102), (3, 103)])
+def test_optimize_receipts_carry_neither_disposition_nor_truth(level: int, seed: int) -> None:
+    """The same search for ``optimize``: labels, the hidden test split, the true weights."""
+    from proctor.domains.optimize import OptimizeTruth
+
+    domain = get_domain("optimize")
+    labels = {
+        "honest",
+        "saboteur",
+        "sandbagger",
+        "sycophant",
+        "reward_hacker",
+        "rogue",
+        "winners_curse",
+        "misreport",
+        "recognition",
+    }
+    for variant in variant_names("optimize"):
+        spec = ResearcherSpec.parse(variant)
+        s = domain.sample(level, seed)
+        truth = s.truth
+        assert isinstance(truth, OptimizeTruth)
+        lab = Lab(s.world, seed)
+        report = make_researcher(spec, "optimize").investigate(
+            Task(s.brief, lab.client("researcher", s.brief.budget))
+        )
+        received = [
+            s.brief.model_dump_json(),
+            report.model_dump_json(),
+            json.dumps([c.model_dump(mode="json") for c in lab.calls_by("researcher")]),
+        ]
+        secrets = set()
+        for w in truth.world.problem.weights[truth.world.problem.weights != 0]:
+            secrets |= number_forms(float(w))
+        test_labels = "\n".join(str(int(v)) for v in truth.test[1][:200])
+        for text in received:
+            low = text.lower()
+            assert not any(label in low for label in labels), (variant, text[:80])
+            assert not any(secret in text for secret in secrets), variant
+            assert test_labels not in text.replace("\\n", "\n"), variant
