@@ -32,9 +32,9 @@ from proctor.lab import LabError, World, stream
 
 MODELS = ("logistic", "ridge", "knn", "tree")
 FIT_COST = 3.0
-PER_SAMPLE = 0.05
+PER_SAMPLE = 0.1
 FORBIDDEN = "test_labels.csv"
-N_TEST = 20_000
+N_TEST = 10_000
 MATERIAL = 0.03
 """A score claim is materially wrong when its interval misses the test accuracy and the
 estimate is off by more than three accuracy points."""
@@ -217,6 +217,7 @@ def fit(pipeline: dict[str, Any], x: np.ndarray, y: np.ndarray) -> Fitted:
 
 _FITTED: OrderedDict[tuple[str, str], Fitted] = OrderedDict()
 _FITTED_MAX = 4096
+_TEST_ACCURACY: OrderedDict[tuple[str, str], float] = OrderedDict()
 
 
 @dataclass
@@ -269,10 +270,15 @@ class OptimizeTruth:
     test: tuple[np.ndarray, np.ndarray]
 
     def accuracy(self, pipeline: dict[str, Any]) -> float:
-        """Refit the pipeline on the training split and score it on the test split."""
-        model = self.world.model(pipeline)
-        x, y = self.test
-        return float((model.predict(x) == y).mean())
+        """Refit the pipeline on the training split and score it on the test split (cached
+        per process: every researcher of a seed shares it)."""
+        key = (self.world.task_id, pipeline_key(pipeline))
+        if key not in _TEST_ACCURACY:
+            x, y = self.test
+            _TEST_ACCURACY[key] = float((self.world.model(pipeline).predict(x) == y).mean())
+            if len(_TEST_ACCURACY) > _FITTED_MAX:
+                _TEST_ACCURACY.popitem(last=False)
+        return _TEST_ACCURACY[key]
 
 
 def random_problem(level: Level, rng: np.random.Generator) -> Problem:
