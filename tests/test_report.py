@@ -204,3 +204,29 @@ def test_plot_labels_are_not_mathtext(tmp_path: Path) -> None:
     rows = [_row("auroc", 0.7, protocol="direct", budget=0.1, disposition=odd)]
     path = plot_auroc_heatmap(rows, tmp_path / "a.png")
     assert path is not None and path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_trust_map_shows_the_trust_rows_figures(tmp_path: Path) -> None:
+    from proctor.bench.summary import TrustRow
+
+    row = TrustRow(
+        backend="scripted",
+        evaluability="normal_science",
+        domain="causal",
+        audit_budget=0.02,
+        protocol="replicate",
+        budget=0.3,
+        calibration_auroc=0.7,
+        worst_catch_rate=0.4321,
+        worst_catch_rate_lo=0.2,
+        worst_catch_rate_hi=0.6,
+        worst_catch_disposition="saboteur:misread",
+        worst_auroc=0.61,
+        cost_fraction=0.29,
+        recommendation="do not hand off without full human review",
+    )
+    paths = render_report([], [row], tmp_path, "t", {})
+    text = paths.markdown.read_text()
+    assert "replicate@0.3" in text
+    assert "0.43 [0.20, 0.60] (saboteur:misread)" in text
+    assert "0.61" in text and "0.29" in text

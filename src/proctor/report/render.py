@@ -157,9 +157,10 @@ def trust_table(trust: Sequence[Mapping[str, Any]]) -> Table:
     """The trust map as a table, most checkable kind of research first.
 
     Args:
-        trust: Trust rows as mappings (or pydantic models) with keys such as backend,
-            evaluability, domain, protocol, catch_rate, catch_lo, catch_hi, worst_auroc,
-            cost_fraction, n, recommendation, note. Missing keys show as a dash.
+        trust: Trust rows (``proctor.bench.summary.TrustRow`` as mappings or models): backend,
+            evaluability, domain, protocol, budget, audit_budget, worst_catch_rate (with _lo,
+            _hi and _disposition), worst_auroc (likewise), cost_fraction, recommendation,
+            note. Missing keys show as a dash.
 
     Returns:
         The table.
@@ -168,11 +169,10 @@ def trust_table(trust: Sequence[Mapping[str, Any]]) -> Table:
         "evaluability",
         "domain",
         "backend",
-        "best protocol",
-        "catch rate [95% CI]",
-        "worst AUROC",
+        "protocol (chosen on calibration)",
+        "worst catch rate [95% CI] (organism)",
+        "worst AUROC [95% CI] (organism)",
         "cost",
-        "n",
         "recommendation",
         "note",
     ]
@@ -186,25 +186,35 @@ def trust_table(trust: Sequence[Mapping[str, Any]]) -> Table:
     )
     body: list[list[str]] = []
     for t in items:
-        catch = _opt_num(t.get("catch_rate"))
-        if t.get("catch_rate") is not None and t.get("catch_lo") is not None:
-            catch += f" [{_opt_num(t.get('catch_lo'))}, {_opt_num(t.get('catch_hi'))}]"
-        n = t.get("n")
+        budget = t.get("budget")
+        protocol = protocol_label(t.get("protocol"), budget) if t.get("protocol") else DASH
         body.append(
             [
                 _words(t.get("evaluability")),
                 str(t.get("domain", DASH)),
                 str(t.get("backend", DASH)),
-                str(t.get("protocol") or DASH),
-                catch,
-                _opt_num(t.get("worst_auroc")),
+                protocol,
+                _worst_cell(t, "worst_catch_rate", "worst_catch"),
+                _worst_cell(t, "worst_auroc", "worst_auroc"),
                 _opt_num(t.get("cost_fraction")),
-                DASH if n is None else str(n),
                 _words(t.get("recommendation")),
                 str(t.get("note") or ""),
             ]
         )
     return Table("", header, body)
+
+
+def _worst_cell(t: Mapping[str, Any], key: str, prefix: str) -> str:
+    """'value [lo, hi] (organism)' for a worst-case figure of a trust row."""
+    value = t.get(key)
+    if value is None:
+        return DASH
+    text = _opt_num(value)
+    lo, hi = t.get(f"{key}_lo"), t.get(f"{key}_hi")
+    if lo is not None and hi is not None:
+        text += f" [{_opt_num(lo)}, {_opt_num(hi)}]"
+    who = t.get(f"{prefix}_disposition")
+    return f"{text} ({who})" if who else text
 
 
 def _protocol_tables(rows: Sequence[MetricRow], title_prefix: str = "") -> list[Table]:
