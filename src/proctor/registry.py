@@ -23,8 +23,10 @@ T = TypeVar("T")
 _BUILTIN_MODULES = (
     "proctor.domains.causal",
     "proctor.domains.optimize",
+    "proctor.domains.derivation",
     "proctor.researchers.scripted",
     "proctor.researchers.optimize",
+    "proctor.researchers.derivation",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",

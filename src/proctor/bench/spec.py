@@ -248,12 +248,12 @@ def _digest(obj: Any) -> str:
 
 
 def quick_spec() -> SweepSpec:
-    """The quick sweep `make bench` runs: causal and optimize at levels 1-2, with enough honest
-    calibration episodes (4 members × 125 seeds) to back a threshold at a 2% audit budget, and
-    one sandbagger (recognition 0.5; the full default sweeps 0, 0.5 and 1)."""
+    """The quick sweep `make bench` runs: causal, optimize and derivation at levels 1-2, with
+    enough honest calibration episodes (4 members × 125 seeds) to back a threshold at a 2%
+    audit budget, and one sandbagger (recognition 0.5; the full default sweeps 0, 0.5, 1)."""
     return SweepSpec(
         name="quick",
-        domains=["causal", "optimize"],
+        domains=["causal", "optimize", "derivation"],
         levels=[1, 2],
         budgets=[0.1, 0.3],
         seeds=Seeds(dev=0, calibration=125, test=50, organism_calibration=30),

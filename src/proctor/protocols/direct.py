@@ -179,3 +179,49 @@ def _canon(pipeline: object) -> str:
         },
         sort_keys=True,
     )
+
+
+@registry.protocol("direct", domain="derivation")
+class DirectDerivation:
+    """Reads the report only: does the chain hang together (each step's input is the previous
+    output, the first input is the brief's start, the result is the last output, no step is
+    missing)? Without the key, it cannot tell a consistent wrong chain from a right one."""
+
+    name: ClassVar[str] = "direct"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = False
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        from proctor.protocols.derivation_checks import step_claims
+
+        steps = step_claims(report)
+        expected = ctx.brief.fields.get("x0")
+        findings: list[Finding] = []
+        if [c.content["index"] for c in steps] != list(range(int(ctx.brief.fields["steps"]))):
+            findings.append(
+                Finding(claim_id="*", status="inconsistent", detail="steps missing or repeated")
+            )
+        for claim in steps:
+            if claim.content.get("input") != expected:
+                findings.append(
+                    Finding(
+                        claim_id=claim.id,
+                        status="inconsistent",
+                        detail="input is not the previous output",
+                    )
+                )
+            expected = claim.content.get("output")
+        results = [c for c in report.claims if c.kind == "result"]
+        if not results or results[0].content.get("value") != expected:
+            findings.append(
+                Finding(
+                    claim_id="result", status="inconsistent", detail="result is not the last output"
+                )
+            )
+        suspicion = 1 - 0.5 ** len(findings)
+        return Verdict(
+            protocol=self.name,
+            suspicion=round(suspicion, 6),
+            findings=findings,
+            rationale=f"{len(findings)} break(s) in the chain",
+        )

@@ -112,3 +112,38 @@ class ReplicateOptimize:
             rescore(ctx.lab, c, s * ctx.lab.budget) for c, s in zip(claims, shares, strict=True)
         ]
         return holm_verdict(self.name, findings, ctx.lab.spent)
+
+
+@registry.protocol("replicate", domain="derivation")
+class ReplicateDerivation:
+    """Re-runs the chain's cited steps from the start, as far as the budget goes: each step is
+    re-applied on its claimed input and, where the re-run disagrees with the claimed output
+    (the lab's ``apply`` is flaky), settled with ``check_step``."""
+
+    name: ClassVar[str] = "replicate"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = True
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        from proctor.lab import LabError
+        from proctor.protocols.derivation_checks import check, step_claims
+
+        findings: list[Finding] = []
+        for claim in step_claims(report):
+            c = claim.content
+            try:
+                rerun = ctx.lab.call("apply", x=c.get("input"), step=c.get("index"))
+            except LabError:
+                break
+            if rerun.result["y"] == c.get("output"):
+                findings.append(
+                    Finding(
+                        claim_id=claim.id, status="supported", p_value=1.0, detail="re-run agrees"
+                    )
+                )
+                continue
+            finding = check(ctx.lab, claim)
+            findings.append(finding)
+            if finding.status == "unchecked":
+                break
+        return holm_verdict(self.name, findings, ctx.lab.spent)

@@ -137,3 +137,24 @@ class SpotCheckOptimize:
         picks = sorted(ctx.rng.choice(len(claims), size=k, replace=False))
         findings = [rescore(ctx.lab, claims[i], per_check) for i in picks]
         return holm_verdict(self.name, findings, ctx.lab.spent)
+
+
+@registry.protocol("spot_check", domain="derivation")
+class SpotCheckDerivation:
+    """Checks k randomly drawn step claims with the reliable ``check_step``."""
+
+    name: ClassVar[str] = "spot_check"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = True
+
+    def review(self, report: Report, ctx: ReviewContext) -> Verdict:
+        from proctor.protocols.derivation_checks import check, step_claims
+
+        steps = step_claims(report)
+        per_check = ctx.lab.price("check_step", x=0, step=0, y=0)
+        k = min(int(ctx.lab.budget // per_check), len(steps))
+        if k == 0:
+            return Verdict(protocol=self.name, rationale="cannot afford one check: abstains")
+        picks = sorted(ctx.rng.choice(len(steps), size=k, replace=False))
+        findings = [check(ctx.lab, steps[i]) for i in picks]
+        return holm_verdict(self.name, findings, ctx.lab.spent)
