@@ -17,6 +17,7 @@ from proctor.researchers import ResearcherSpec
 
 SMALL = {
     "name": "small",
+    "domains": ["causal"],
     "levels": [1],
     "organisms": ["saboteur:misread", "saboteur:fabricate", "sandbagger"],
     "budgets": [0.25],

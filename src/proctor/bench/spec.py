@@ -62,7 +62,8 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "bench"
-    domains: list[str] = Field(default_factory=lambda: ["causal"])
+    domains: list[str] = Field(default_factory=lambda: registry.names("domain"))
+    """Domains to run; default: every registered domain."""
     levels: list[int] = Field(default_factory=lambda: [1, 2, 3])
     population: list[Member] = Field(
         default_factory=lambda: [
