@@ -1,24 +1,36 @@
-"""Throughput of the proctor bench: episodes per second of the quick sweep, and per-level cost.
+"""Throughput of the proctor bench: the quick sweep's episodes per second, the cost of one
+episode per domain and level, and the store's write rate.
 
-Two measurements:
+Three measurements:
 
 1. **Sweep**: ``run_bench(quick_spec(), out=<fresh temp dir>, workers=w)`` for each worker
-   count. The whole call is timed; then ``report_run`` is timed again on the finished store
-   (into a second temp dir), and the episode phase is taken as total minus that.
-2. **Levels**: single-process ``run_episode`` on ``--level-configs`` configs of each causal
-   level (the quick spec's researchers, protocols and budgets on test seeds). The same configs
-   are then replayed step by step (sample, ``make_researcher(...).investigate``, each protocol's
-   ``review``, ``grade``), with the world's ``execute`` (simulation and serialisation) and the
-   lab's ``_call`` (that plus RNG stream, argument checks and logging) wrapped on the instance,
-   to split the cost between researcher, protocols and lab. These are CPU times of this
-   process (``time.process_time``), so other load on the machine moves them less; the sweep
-   figures are wall-clock and do move with it. Nothing under ``src/`` is changed.
+   count (wall clock). The whole call is timed; then ``report_run`` is timed again on the
+   finished store (into a second temp dir), and the episode phase is taken as total minus that.
+2. **Per-episode cost**: for each domain and level, single-process ``run_episode`` on
+   ``--level-configs`` configs (the quick spec's researchers for that domain, its protocols
+   and budgets, on test seeds, all researchers of a seed back to back as in the sweep). The
+   same configs are then replayed step by step as ``proctor.bench.episode.run_episode`` does
+   them (sample; ``make_researcher(...).investigate``; each protocol's ``review`` at every
+   budget, or once at budget 0 if it is not ``budgeted``; ``grade`` and ``report_features``),
+   with the world's ``execute`` and the lab's ``_call`` wrapped on the instance to split the
+   cost between own computation and the lab. The per-process caches of the domains (causal
+   truths per (level, seed), optimize's fitted pipelines and test accuracies) are emptied
+   before each pass, so both passes see the cache hits a sweep sees. These are wall-clock
+   times (``time.perf_counter``), not CPU times: numpy's BLAS and scikit-learn's OpenMP start
+   helper threads whose (mostly idle-spinning) CPU time would count in ``process_time``, up to
+   twice the wall time in optimize. So run this part on an otherwise idle machine.
+3. **Store write rate**: ``--store-rate N`` real episode records (from ``run_episode`` on a
+   few configs of each domain, copied under fresh keys) inserted through
+   ``proctor.bench.store.Store.write`` into a fresh SQLite file in batches of 24, as
+   ``run_bench`` writes them; reported as rows per second (wall clock, JSON serialisation
+   included).
 
-A tiny untimed sweep runs first so that imports are not charged to the first timed run.
+Nothing under ``src/`` is changed. A tiny untimed sweep runs first so that imports are not
+charged to the first timed run. Prints Markdown tables to stdout; ``--json PATH`` also writes
+the raw figures.
 
-Prints Markdown tables to stdout; ``--json PATH`` also writes the raw figures.
-
-    .venv/bin/python benchmarks/bench_throughput.py                  # full quick sweep, 1 and 2
+    .venv/bin/python benchmarks/bench_throughput.py --repeat 2 --json /tmp/bt/final3.json
+    .venv/bin/python benchmarks/bench_throughput.py --skip-sweep --domains optimize --levels 3
     .venv/bin/python benchmarks/bench_throughput.py --seeds-test 5 --seeds-calibration 10
 """
 
@@ -26,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import itertools
 import json
 import os
 import platform
@@ -38,7 +52,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from proctor.bench import Store, SweepSpec, quick_spec, report_run, run_bench
+from proctor import registry
+from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec, report_run, run_bench
 from proctor.bench.episode import RESEARCHER, report_features, run_episode
 from proctor.bench.spec import EpisodeConfig
 from proctor.core import Task
@@ -46,6 +61,13 @@ from proctor.domains import get_domain
 from proctor.lab import Lab, stream
 from proctor.protocols import ReviewContext, get_protocol
 from proctor.researchers import make_researcher
+
+# Per-process caches of the domains (module, attribute): emptied before each timed pass.
+_CACHES = (
+    ("proctor.domains.causal", "_hidden_model"),
+    ("proctor.domains.optimize", "_FITTED"),
+    ("proctor.domains.optimize", "_TEST_ACCURACY"),
+)
 
 
 def _int_list(text: str) -> list[int]:
@@ -59,20 +81,41 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _name_list(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return values
+
+
 def _spec(
-    seeds_test: int | None, seeds_calibration: int | None, levels: list[int] | None = None
+    seeds_test: int | None,
+    seeds_calibration: int | None,
+    levels: list[int] | None = None,
+    domains: list[str] | None = None,
 ) -> SweepSpec:
-    """The quick spec with optionally fewer seeds or other levels."""
+    """The quick spec with optionally fewer seeds, other levels or other domains (everything
+    else, e.g. the organisms' cap on calibration seeds, as the quick spec has it)."""
     base = quick_spec()
     data = base.model_dump()
-    data["seeds"] = {
-        "dev": base.seeds.dev,
-        "calibration": base.seeds.calibration if seeds_calibration is None else seeds_calibration,
-        "test": base.seeds.test if seeds_test is None else seeds_test,
-    }
+    if seeds_calibration is not None:
+        data["seeds"]["calibration"] = seeds_calibration
+    if seeds_test is not None:
+        data["seeds"]["test"] = seeds_test
     if levels is not None:
         data["levels"] = levels
+    if domains is not None:
+        data["domains"] = domains
     return SweepSpec.model_validate(data).check()
+
+
+def _clear_caches() -> None:
+    for module, name in _CACHES:
+        cache = getattr(importlib.import_module(module), name, None)
+        if hasattr(cache, "cache_clear"):
+            cache.cache_clear()
+        elif hasattr(cache, "clear"):
+            cache.clear()
 
 
 # --------------------------------------------------------------------------- sweep
@@ -88,6 +131,7 @@ def _cpu_seconds() -> float:
 def bench_sweep(spec: SweepSpec, workers: int) -> dict[str, float]:
     """One run_bench on a fresh store, plus a separate timing of report_run on it."""
     load_before = os.getloadavg()[0]
+    _clear_caches()  # each run starts as cold as a fresh `proctor bench` process
     with tempfile.TemporaryDirectory(prefix="proctor-bench-") as tmp:
         out = Path(tmp) / "run"
         cpu0 = _cpu_seconds()
@@ -115,7 +159,7 @@ def bench_sweep(spec: SweepSpec, workers: int) -> dict[str, float]:
     }
 
 
-# --------------------------------------------------------------------------- levels
+# --------------------------------------------------------------------------- per level
 
 
 class _Timer:
@@ -126,18 +170,18 @@ class _Timer:
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.process_time()
+            t0 = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds += time.process_time() - t0
+                self.seconds += time.perf_counter() - t0
 
         return timed
 
 
 def _phases(cfg: EpisodeConfig) -> dict[str, float]:
     """Replay run_episode's steps on `cfg`, timing each (mirrors proctor.bench.episode)."""
-    t = time.process_time
+    t = time.perf_counter
     out: dict[str, float] = {}
     t0 = t()
     domain = get_domain(cfg.domain)
@@ -191,19 +235,26 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
     return out
 
 
-def bench_level(level: int, n_configs: int) -> dict[str, Any]:
-    """ms/episode of run_episode at one causal level, and its split by phase."""
-    per_seed = len(quick_spec().researchers())
+def _level_configs(domain: str, level: int, n_configs: int) -> list[EpisodeConfig]:
+    """The first `n_configs` test episodes of the quick spec at one domain and level."""
+    per_seed = len(quick_spec().researchers(0, domain))
     n_seeds = max(1, -(-n_configs // per_seed))
-    spec = _spec(seeds_test=n_seeds, seeds_calibration=0, levels=[level])
-    configs = list(spec.episodes())[:n_configs]
-    run_episode(configs[0], "warm-up")  # imports and caches outside the timing
+    spec = _spec(seeds_test=n_seeds, seeds_calibration=0, levels=[level], domains=[domain])
+    return list(spec.episodes())[:n_configs]
+
+
+def bench_level(domain: str, level: int, n_configs: int) -> dict[str, Any]:
+    """Wall ms per episode of run_episode at one domain and level, and its split by phase."""
+    configs = _level_configs(domain, level, n_configs)
+    run_episode(configs[0], "warm-up")  # imports outside the timing
     _phases(configs[0])
 
-    t0 = time.process_time()
+    _clear_caches()
+    t0 = time.perf_counter()
     failed = sum(run_episode(cfg, "bench-throughput").error is not None for cfg in configs)
-    total = time.process_time() - t0
+    total = time.perf_counter() - t0
 
+    _clear_caches()
     sums: dict[str, float] = {}
     for cfg in configs:
         for k, v in _phases(cfg).items():
@@ -213,12 +264,57 @@ def bench_level(level: int, n_configs: int) -> dict[str, Any]:
     ms_total = 1000 * total / n
     accounted = ms["setup"] + ms["researcher"] + ms["protocols"] + ms["grade"]
     return {
+        "domain": domain,
         "level": level,
         "configs": n,
+        "seeds": len({cfg.seed for cfg in configs}),
         "failed": failed,
         "ms_per_episode": ms_total,
         "ms": ms,
         "ms_other": ms_total - accounted,
+    }
+
+
+# --------------------------------------------------------------------------- store
+
+
+def bench_store(domains: list[str], rows: int, per_domain: int = 12) -> dict[str, Any]:
+    """Rows/s of Store.write for `rows` real records (copied under fresh keys), batches of 24."""
+    spec = _spec(seeds_test=2, seeds_calibration=0, levels=[1], domains=domains)
+    by_domain: dict[str, list[EpisodeConfig]] = {}
+    for cfg in spec.episodes():
+        by_domain.setdefault(cfg.domain, []).append(cfg)
+    samples = [
+        run_episode(cfg, "store-rate") for cfgs in by_domain.values() for cfg in cfgs[:per_domain]
+    ]
+    records: list[EpisodeRecord] = [
+        rec.model_copy(update={"key": f"store-rate-{i:08d}"})
+        for i, rec in zip(range(rows), itertools.cycle(samples), strict=False)
+    ]
+    batches = [records[i : i + CHUNK] for i in range(0, len(records), CHUNK)]
+    with tempfile.TemporaryDirectory(prefix="proctor-store-") as tmp:
+        store = Store(Path(tmp) / "episodes.sqlite")
+        store.write(
+            [samples[0].model_copy(update={"key": "store-rate-warm-up"})]
+        )  # table creation and first connection outside the timing
+        t0 = time.perf_counter()
+        written = sum(store.write(batch) for batch in batches)
+        seconds = time.perf_counter() - t0
+        size = (Path(tmp) / "episodes.sqlite").stat().st_size
+    t0 = time.perf_counter()
+    json_bytes = sum(len(r.model_dump_json()) for r in records)
+    json_s = time.perf_counter() - t0
+    return {
+        "rows": written,
+        "batch": CHUNK,
+        "batches": len(batches),
+        "seconds": seconds,
+        "rows_per_s": written / seconds,
+        "ms_per_batch": 1000 * seconds / len(batches),
+        "json_s": json_s,
+        "mean_record_bytes": json_bytes / max(written, 1),
+        "db_bytes": size,
+        "distinct_source_records": len(samples),
     }
 
 
@@ -247,13 +343,15 @@ def _level_table(rows: list[dict[str, Any]]) -> str:
     protocols = sorted({k.split(":", 1)[1] for r in rows for k in r["ms"] if ":" in k})
     per_protocol = " | ".join(f"{p} ms" for p in protocols)
     head = (
-        "| level | configs | run_episode ms | sample ms | researcher ms (lab call / world) "
-        f"| protocols ms (lab call / world) | {per_protocol} | grade ms | other ms |"
+        "| domain | level | configs | run_episode ms | sample ms "
+        "| researcher ms (lab call / world) | protocols ms (lab call / world) "
+        f"| {per_protocol} | grade ms | other ms |"
     )
-    lines = [head, "| " + " | ".join(["---:"] * (8 + len(protocols))) + " |"]
+    lines = [head, "| :--- | " + " | ".join(["---:"] * (8 + len(protocols))) + " |"]
     for r in rows:
         m = r["ms"]
         cells = [
+            r["domain"],
             str(r["level"]),
             str(r["configs"]),
             f"{r['ms_per_episode']:.1f}",
@@ -279,46 +377,82 @@ def _best_row(runs: list[dict[str, float]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     q = quick_spec()
     parser = argparse.ArgumentParser(
-        description="Episodes per second of the proctor quick sweep (1 vs 2 workers) and the "
-        "single-process cost per episode of each causal level, split by phase.",
+        description="Throughput of the proctor bench: (1) episodes per second of the quick "
+        f"sweep ({', '.join(q.domains)}, levels {', '.join(map(str, q.levels))}) with 1 vs 2 "
+        "workers, wall clock; (2) the single-process cost (wall ms) of one episode for each domain "
+        "and level, split into task sampling, researcher, protocols and grade; (3) the "
+        "store's write rate (rows/s of Store.write in batches of 24). Prints Markdown tables.",
+        epilog="Example: .venv/bin/python benchmarks/bench_throughput.py --repeat 2 "
+        "--json /tmp/bt/final3.json",
     )
-    parser.add_argument(
+    sweep = parser.add_argument_group("sweep (1)")
+    sweep.add_argument(
         "--seeds-test",
         type=int,
         default=None,
-        help=f"test seeds per level (default: the quick spec's, {q.seeds.test})",
+        help=f"test seeds per domain and level (default: the quick spec's, {q.seeds.test})",
     )
-    parser.add_argument(
+    sweep.add_argument(
         "--seeds-calibration",
         type=int,
         default=None,
-        help=f"calibration seeds per level (default: the quick spec's, {q.seeds.calibration})",
+        help="calibration seeds per domain and level (default: the quick spec's, "
+        f"{q.seeds.calibration}; organisms run on the first {q.seeds.organism_calibration})",
     )
-    parser.add_argument(
-        "--workers", type=_int_list, default=[1, 2], help="worker counts, e.g. 1,2 (default)"
+    sweep.add_argument(
+        "--workers", type=_int_list, default=[1, 2], help="worker counts (default: 1,2)"
     )
-    parser.add_argument(
+    sweep.add_argument(
         "--repeat",
         type=int,
         default=1,
-        help="sweep runs per worker count; the fastest is shown (default 1)",
+        help="sweep runs per worker count; the fastest is shown (default: 1)",
     )
-    parser.add_argument(
-        "--levels", type=_int_list, default=[1, 2, 3], help="causal levels to cost (default 1,2,3)"
+    sweep.add_argument("--skip-sweep", action="store_true", help="do not run the sweep")
+    cost = parser.add_argument_group("per-episode cost (2)")
+    cost.add_argument(
+        "--domains",
+        type=_name_list,
+        default=list(q.domains),
+        help=f"domains to cost, comma-separated (default: the quick spec's, {','.join(q.domains)})",
     )
-    parser.add_argument(
-        "--level-configs", type=int, default=50, help="episodes per level for the per-level cost"
+    cost.add_argument(
+        "--levels", type=_int_list, default=[1, 2, 3], help="levels to cost (default: 1,2,3)"
     )
-    parser.add_argument("--skip-sweep", action="store_true", help="only the per-level cost")
-    parser.add_argument("--skip-levels", action="store_true", help="only the sweep")
+    cost.add_argument(
+        "--level-configs",
+        type=int,
+        default=50,
+        help="episodes per domain and level (default: 50)",
+    )
+    cost.add_argument("--skip-levels", action="store_true", help="do not cost episodes")
+    store = parser.add_argument_group("store (3)")
+    store.add_argument(
+        "--store-rate",
+        type=int,
+        default=2400,
+        metavar="N",
+        help="rows to insert for the write rate (default: 2400; 0 skips it)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write raw figures here")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
+    if args.level_configs < 1:
+        parser.error("--level-configs must be >= 1")
+    if args.store_rate < 0:
+        parser.error("--store-rate must be >= 0")
     for name in ("seeds_test", "seeds_calibration"):
         value = getattr(args, name)
         if value is not None and value < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
+    known = registry.names("domain")
+    for d in args.domains:
+        if d not in known:
+            parser.error(f"--domains: unknown domain {d!r}; known: {', '.join(known)}")
+        missing = [lv for lv in args.levels if lv not in get_domain(d).levels]
+        if missing:
+            parser.error(f"--levels: {d} has levels {list(get_domain(d).levels)}, not {missing}")
 
     machine = {
         "date": date.today().isoformat(),
@@ -336,8 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_sweep:
         spec = _spec(args.seeds_test, args.seeds_calibration)
         print(
-            f"## Sweep: {spec.name}, levels {spec.levels}, seeds calibration "
-            f"{spec.seeds.calibration} / test {spec.seeds.test}, "
+            f"## Sweep: {spec.name}, domains {spec.domains}, levels {spec.levels}, seeds "
+            f"calibration {spec.seeds.calibration} (organisms on "
+            f"{spec.seeds.organism_calibration}) / test {spec.seeds.test}, "
             f"{sum(1 for _ in spec.episodes())} episodes\n",
             flush=True,
         )
@@ -369,15 +504,29 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_levels:
         print(
-            f"## Per-level cost, 1 process, {args.level_configs} episodes per causal level "
-            "(CPU ms per episode; lab call = whole Lab._call incl. RNG stream and logging, "
-            "world = the world's execute: simulation and sample serialisation)\n",
+            f"## Per-episode cost, 1 process, {args.level_configs} test episodes per domain "
+            "and level (wall ms per episode; lab call = whole Lab._call incl. RNG stream, checks "
+            "and logging; world = the world's execute: causal simulation and serialisation, "
+            "optimize fit (cached per process) and predict)\n",
             flush=True,
         )
-        levels = [bench_level(level, args.level_configs) for level in args.levels]
+        levels = [
+            bench_level(d, level, args.level_configs) for d in args.domains for level in args.levels
+        ]
         print(_level_table(levels))
         print()
         result["levels"] = levels
+
+    if args.store_rate:
+        print(f"## Store write rate: {args.store_rate} rows, batches of {CHUNK}\n", flush=True)
+        rate = bench_store(args.domains, args.store_rate)
+        print(
+            f"{rate['rows']} rows in {rate['seconds']:.2f} s: **{rate['rows_per_s']:.0f} rows/s** "
+            f"({rate['ms_per_batch']:.1f} ms per batch of {rate['batch']}; "
+            f"{rate['mean_record_bytes'] / 1024:.1f} KiB of JSON per record, whose "
+            f"serialisation alone takes {rate['json_s']:.2f} s of it)\n"
+        )
+        result["store"] = rate
 
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

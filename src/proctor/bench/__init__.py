@@ -52,6 +52,15 @@ class BenchResult:
     n_failed: int
 
 
+def _one_thread_each() -> None:
+    """Pool initializer: one BLAS/OpenMP thread per worker. Left at their defaults, numpy's
+    and scikit-learn's thread pools put two busy threads on each core and two workers run no
+    faster than one (measured in benchmarks/RESULTS.md)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def _run_chunk(args: tuple[list[EpisodeConfig], str]) -> list[EpisodeRecord]:
     configs, run_id = args
     return [run_episode(cfg, run_id) for cfg in configs]
@@ -98,7 +107,7 @@ def run_bench(
             if progress:
                 progress(finished, total)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
             for batch in pool.map(_run_chunk, chunks):
                 finished += db.write(batch)
                 if progress:
