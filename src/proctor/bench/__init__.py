@@ -101,11 +101,13 @@ def run_bench(
         progress(finished, total)
     chunks = [(chunk, run_id) for chunk in _chunks(todo, CHUNK)]
     if workers == 1:
-        results: Iterator[list[EpisodeRecord]] = map(_run_chunk, chunks)
-        for batch in results:
-            finished += db.write(batch)
-            if progress:
-                progress(finished, total)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # as in the pool: spare BLAS threads only add overhead
+            for batch in map(_run_chunk, chunks):
+                finished += db.write(batch)
+                if progress:
+                    progress(finished, total)
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
             for batch in pool.map(_run_chunk, chunks):
