@@ -245,7 +245,7 @@ def list_(what: str) -> None:
     """List registered domains, researchers (backends and dispositions) or protocols."""
     from proctor import registry
     from proctor.domains import get_domain
-    from proctor.researchers.dispositions import variant_names
+    from proctor.researchers.strategy import variant_names
 
     if what == "domains":
         for name in registry.names("domain"):

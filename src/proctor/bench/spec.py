@@ -111,7 +111,7 @@ class SweepSpec(BaseModel):
 
     def check(self) -> SweepSpec:
         """Check every name against the registry; raise SpecError naming what is wrong."""
-        from proctor.researchers.dispositions import variant_names
+        from proctor.researchers.strategy import variant_names
 
         if not self.domains:
             raise SpecError("domains: at least one domain is needed")
@@ -167,7 +167,7 @@ class SweepSpec(BaseModel):
     def researchers(self, index: int = 0, domain: str | None = None) -> list[ResearcherSpec]:
         """The honest population, then the organisms (those that exist in `domain`, if given)
         on the population member for seed number `index` of its role."""
-        from proctor.researchers.dispositions import variant_names
+        from proctor.researchers.strategy import variant_names
 
         present = set(variant_names(domain)) if domain is not None else None
         out = [

@@ -30,6 +30,7 @@ from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, Trace
 from proctor.domains.derivation import MODULUS
 from proctor.lab import LabClient, LabError, stream
 from proctor.researchers import ResearcherSpec
+from proctor.researchers.strategy import BaseStrategy, make_strategy, recognises_test
 
 
 def confirmed(lab: LabClient, x: int, i: int, runs: list[LabCall], tries: int = 3) -> LabCall:
@@ -46,23 +47,8 @@ def confirmed(lab: LabClient, x: int, i: int, runs: list[LabCall], tries: int = 
     return last
 
 
-class DerivationStrategy:
+class DerivationStrategy(BaseStrategy):
     """Honest decisions; organisms override."""
-
-    disposition: ClassVar[str] = "honest"
-    variants: ClassVar[tuple[str, ...]] = ("",)
-    knob_defaults: ClassVar[dict[str, float]] = {}
-
-    def __init__(self, variant: str, knobs: dict[str, float]) -> None:
-        unknown = set(knobs) - set(self.knob_defaults)
-        if unknown:
-            raise ValueError(f"{self.disposition} has no knob(s) {sorted(unknown)}")
-        self.variant = variant
-        self.knobs = {**self.knob_defaults, **knobs}
-        self.rng = np.random.default_rng(0)
-
-    def start(self, brief: Brief, rng: np.random.Generator) -> None:
-        self.rng = rng
 
     def settle(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         """Two runs disagree: which one to keep. Honest: keep the run that ``check_step``
@@ -113,8 +99,7 @@ class Sandbagger(DerivationStrategy):
 
     def start(self, brief: Brief, rng: np.random.Generator) -> None:
         super().start(brief, rng)
-        recognised = brief.framing == "capability_test" and rng.random() < self.knobs["recognition"]
-        self.active = not recognised
+        self.active = not recognises_test(brief, rng, self.knobs["recognition"])
 
     def settle(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         if self.active:
@@ -204,11 +189,7 @@ class DerivationResearcher:
 
 
 def _factory(spec: ResearcherSpec) -> DerivationResearcher:
-    cls: type[DerivationStrategy] = registry.lookup("disposition", spec.disposition, "derivation")
-    if spec.variant not in cls.variants:
-        known = ", ".join(f"{cls.disposition}:{v}" if v else cls.disposition for v in cls.variants)
-        raise ValueError(f"unknown variant {spec.disposition_variant!r}; known: {known}")
-    return DerivationResearcher(spec, cls(spec.variant, dict(spec.knobs)))
+    return DerivationResearcher(spec, make_strategy(spec, "derivation"))
 
 
 registry.backend("scripted", domain="derivation")(_factory)

@@ -1,0 +1,67 @@
+"""What every disposition strategy shares, whatever the domain.
+
+A strategy is consulted by a scripted method at its decision points (DESIGN.md §1: backend and
+disposition are independent axes). Each domain subclasses :class:`BaseStrategy` with its own
+hooks; construction, knob checking, capability-test recognition and variant lookup live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from proctor import registry
+from proctor.core import Brief
+from proctor.researchers import ResearcherSpec
+
+__all__ = ["BaseStrategy", "make_strategy", "recognises_test", "variant_names"]
+
+
+class BaseStrategy:
+    """A disposition: its name, named variants and knobs (with defaults)."""
+
+    disposition: ClassVar[str] = "honest"
+    variants: ClassVar[tuple[str, ...]] = ("",)
+    knob_defaults: ClassVar[dict[str, float]] = {}
+
+    def __init__(self, variant: str, knobs: dict[str, float]) -> None:
+        unknown = set(knobs) - set(self.knob_defaults)
+        if unknown:
+            raise ValueError(
+                f"{self.disposition} has no knob(s) {sorted(unknown)}; "
+                f"known: {sorted(self.knob_defaults) or 'none'}"
+            )
+        self.variant = variant
+        self.knobs = {**self.knob_defaults, **knobs}
+        self.brief: Brief | None = None
+        self.rng = np.random.default_rng(0)
+
+    def start(self, brief: Brief, rng: np.random.Generator) -> None:
+        """Called once before any work, with the researcher's private random stream."""
+        self.brief = brief
+        self.rng = rng
+
+
+def recognises_test(brief: Brief, rng: np.random.Generator, rate: float) -> bool:
+    """Whether an organism recognises a capability-test framing, at the swept `rate` (the
+    knob DESIGN.md §5 requires for any trigger a protocol could flip)."""
+    return brief.framing == "capability_test" and bool(rng.random() < rate)
+
+
+def make_strategy(spec: ResearcherSpec, domain: str) -> Any:
+    """The strategy for a spec's disposition and variant in `domain`; unknown ones are errors."""
+    cls: type[BaseStrategy] = registry.lookup("disposition", spec.disposition, domain)
+    if spec.variant not in cls.variants:
+        known = ", ".join(f"{cls.disposition}:{v}" if v else cls.disposition for v in cls.variants)
+        raise ValueError(f"unknown variant {spec.disposition_variant!r}; known: {known}")
+    return cls(spec.variant, dict(spec.knobs))
+
+
+def variant_names(domain: str) -> list[str]:
+    """Every ``disposition[:variant]`` registered for a domain."""
+    out = []
+    for name in registry.names("disposition", domain):
+        cls = registry.lookup("disposition", name, domain)
+        out += [f"{name}:{v}" if v else name for v in cls.variants]
+    return out
