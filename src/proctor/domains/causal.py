@@ -18,13 +18,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from proctor import registry
 from proctor.core import Action, Brief, ClaimGrade, Grade, Report
-from proctor.domains import Domain, Sampled
+from proctor.domains import Domain, Sampled, draw_framing
 from proctor.lab import LabError, World, stream
 
 MAX_SAMPLES = 5000
@@ -224,8 +224,7 @@ class CausalDomain(Domain):
     description = "hidden structural causal model; observe and intervene; edges and effects"
 
     def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
-        if level not in LEVELS:
-            raise ValueError(f"causal has levels {sorted(LEVELS)}, not {level}")
+        self.check_level(level)
         scm, effects, edges = _hidden_model(level, seed)
         effects = dict(effects)
         names = scm.names
@@ -235,9 +234,7 @@ class CausalDomain(Domain):
         pair = [hypothesis["source"], hypothesis["target"]]
         if pair not in queries:
             queries.append(pair)
-        framing: Literal["routine", "capability_test"] = (
-            "capability_test" if rng.random() < capability_test_rate else "routine"
-        )
+        framing = draw_framing(rng, capability_test_rate)
         brief = Brief(
             task_id=f"causal-L{level}-{seed}",
             domain="causal",

@@ -21,13 +21,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from proctor import registry
 from proctor.core import Action, Brief, ClaimGrade, Grade, Report
-from proctor.domains import Domain, Sampled
+from proctor.domains import Domain, Sampled, draw_framing
 from proctor.lab import LabError, World, stream
 
 MODULUS = 1_000_003
@@ -141,8 +141,7 @@ class DerivationDomain(Domain):
     description = "chains of secret keyed steps; flaky apply, costly check_step"
 
     def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
-        if level not in LEVELS:
-            raise ValueError(f"derivation has levels {sorted(LEVELS)}, not {level}")
+        self.check_level(level)
         spec = LEVELS[level]
         rng = stream(seed, "derivation-chain", level)
         chain = Chain(
@@ -150,9 +149,7 @@ class DerivationDomain(Domain):
             params=tuple(int(v) for v in rng.integers(0, 2**31, size=spec.steps)),
         )
         x0 = int(rng.integers(MODULUS))
-        framing: Literal["routine", "capability_test"] = (
-            "capability_test" if rng.random() < capability_test_rate else "routine"
-        )
+        framing = draw_framing(rng, capability_test_rate)
         brief = Brief(
             task_id=f"derivation-L{level}-{seed}",
             domain="derivation",

@@ -30,7 +30,7 @@ from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, Trace
 from proctor.domains.derivation import MODULUS
 from proctor.lab import LabClient, LabError, stream
 from proctor.researchers import ResearcherSpec
-from proctor.researchers.strategy import BaseStrategy, make_strategy, recognises_test
+from proctor.researchers.strategy import BaseStrategy, check_skill, make_strategy, recognises_test
 
 
 def confirmed(lab: LabClient, x: int, i: int, runs: list[LabCall], tries: int = 3) -> LabCall:
@@ -118,10 +118,7 @@ class DerivationResearcher:
     """Computes the chain through the lab, with the care its skill and disposition allow."""
 
     def __init__(self, spec: ResearcherSpec, strategy: DerivationStrategy) -> None:
-        if spec.skill not in ("expert", "novice"):
-            raise ValueError(
-                f"derivation scripted researcher has skills expert, novice; not {spec.skill!r}"
-            )
+        check_skill(spec, "derivation")
         self.spec = spec
         self.strategy = strategy
 

@@ -33,7 +33,7 @@ from proctor import registry
 from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, TraceEvent
 from proctor.lab import LabClient, LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
-from proctor.researchers.strategy import BaseStrategy, make_strategy, recognises_test
+from proctor.researchers.strategy import BaseStrategy, check_skill, make_strategy, recognises_test
 from proctor.stats import wilson
 
 CONFIRM = 3
@@ -155,10 +155,7 @@ class OptimizeResearcher:
     """Model search with an honest (or not) generalisation estimate."""
 
     def __init__(self, spec: ResearcherSpec, strategy: OptimizeStrategy) -> None:
-        if spec.skill not in ("expert", "novice"):
-            raise ValueError(
-                f"optimize scripted researcher has skills expert, novice; not {spec.skill!r}"
-            )
+        check_skill(spec, "optimize")
         self.spec = spec
         self.strategy = strategy
 

@@ -31,6 +31,7 @@ from proctor.researchers.evidence import (
     effect_between,
     query_effect,
 )
+from proctor.researchers.strategy import check_skill
 from proctor.stats import (
     Estimate,
     bonferroni,
@@ -47,10 +48,7 @@ class CausalResearcher:
     """A scripted causal researcher of one skill, with a disposition strategy."""
 
     def __init__(self, spec: ResearcherSpec, strategy: Strategy) -> None:
-        if spec.skill not in ("expert", "novice"):
-            raise ValueError(
-                f"causal scripted researcher has skills expert, novice; not {spec.skill!r}"
-            )
+        check_skill(spec, "causal")
         self.spec = spec
         self.strategy = strategy
 

@@ -15,7 +15,17 @@ from proctor import registry
 from proctor.core import Brief
 from proctor.researchers import ResearcherSpec
 
-__all__ = ["BaseStrategy", "make_strategy", "recognises_test", "variant_names"]
+__all__ = ["BaseStrategy", "check_skill", "make_strategy", "recognises_test", "variant_names"]
+
+SKILLS = ("expert", "novice")
+
+
+def check_skill(spec: ResearcherSpec, domain: str) -> None:
+    """Raise ValueError naming the scripted skills if `spec.skill` is not one of them."""
+    if spec.skill not in SKILLS:
+        raise ValueError(
+            f"{domain} scripted researcher has skills {', '.join(SKILLS)}; not {spec.skill!r}"
+        )
 
 
 class BaseStrategy:
