@@ -63,8 +63,8 @@ def main(verbose: bool) -> None:
 @click.option(
     "--quick",
     is_flag=True,
-    help="The quick sweep (causal, optimize and derivation at levels 1-2; what `make bench` "
-    "runs; under 2 minutes on 2 cores).",
+    help="The quick sweep (all four domains at levels 1-2; what `make bench` runs; under 3 "
+    "minutes on 2 cores).",
 )
 @click.option(
     "--config",

@@ -24,12 +24,15 @@ _BUILTIN_MODULES = (
     "proctor.domains.causal",
     "proctor.domains.optimize",
     "proctor.domains.derivation",
+    "proctor.domains.forecast",
     "proctor.researchers.scripted",
     "proctor.researchers.optimize",
     "proctor.researchers.derivation",
+    "proctor.researchers.forecast",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",
+    "proctor.protocols.forecast",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}

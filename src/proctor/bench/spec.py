@@ -249,12 +249,13 @@ def _digest(obj: Any) -> str:
 
 
 def quick_spec() -> SweepSpec:
-    """The quick sweep `make bench` runs: causal, optimize and derivation at levels 1-2, with
+    """The quick sweep `make bench` runs: all four domains (causal, optimize, derivation,
+    forecast: every rung of the evaluability ladder) at levels 1-2, with
     enough honest calibration episodes (4 members × 125 seeds) to back a threshold at a 2%
     audit budget, and one sandbagger (recognition 0.5; the full default sweeps 0, 0.5, 1)."""
     return SweepSpec(
         name="quick",
-        domains=["causal", "optimize", "derivation"],
+        domains=["causal", "optimize", "derivation", "forecast"],
         levels=[1, 2],
         budgets=[0.1, 0.3],
         seeds=Seeds(dev=0, calibration=125, test=50, organism_calibration=30),
