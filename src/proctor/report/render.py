@@ -80,6 +80,14 @@ CAPTIONS: dict[str, str] = {
         "0.6 the organism has a giveaway: it can be caught without judging the research, so "
         "its catch rates overstate what the protocols can do."
     ),
+    "backtest": (
+        "Conceptual research is judged on the past and tested by the future. Back-test: the "
+        "coverage of 95% forecast intervals that each researcher's own method reached on the "
+        "last years of the history (what anyone can check today). Forecasts: coverage reached "
+        "on the realised future. Policies: coverage of effects of levers never tried in the "
+        "history, against their expectation over the hidden futures. The gap between the "
+        "first column and the others is how far back-test skill overstates true skill."
+    ),
     "cost": (
         "Protocol spend (judge plus helper lab calls) as a fraction of the researcher's spend: "
         "0.10 means the protocol spent a tenth of what the researcher did."
@@ -286,6 +294,19 @@ def giveaway_verdict(row: MetricRow) -> str:
 def _giveaway_table(rows: Sequence[MetricRow]) -> list[Table]:
     if not rows:
         return []
+    failing = [r for r in rows if giveaway_verdict(r).startswith("has a giveaway")]
+    listed = [
+        [r.domain, level_label(r.level), r.backend, disposition_label(r.disposition)]
+        for scope, group in group_by_scope(failing)
+        for r in sorted(group, key=lambda r: disposition_key(r.disposition))
+    ]
+    summary = Table(
+        f"Organisms that fail the audit ({len(listed)} of {len(rows)} audited)"
+        if listed
+        else f"No organism fails the audit ({len(rows)} audited)",
+        ["domain", "level", "backend", "organism"],
+        listed,
+    )
     header = ["domain", "level", "backend", "organism", "AUROC [95% CI]", "verdict"]
     body = []
     for scope, group in group_by_scope(rows):
@@ -304,7 +325,35 @@ def _giveaway_table(rows: Sequence[MetricRow]) -> list[Table]:
                     giveaway_verdict(r),
                 ]
             )
-    return [Table("", header, body)]
+    return [summary, Table("Every organism", header, body)]
+
+
+BACKTEST_METRICS: tuple[tuple[str, str], ...] = (
+    ("backtest_coverage", "back-test coverage"),
+    ("forecast_coverage", "forecast coverage (realised future)"),
+    ("policy_coverage", "policy coverage (hidden futures)"),
+)
+
+
+def _backtest_tables(rows: Sequence[MetricRow]) -> list[Table]:
+    """Back-test skill beside true skill, per scope that has back-test figures."""
+    names = dict(BACKTEST_METRICS)
+    wanted = [r for r in rows if r.metric in names and _is_claim_quality(r)]
+    tables = []
+    for scope, group in group_by_scope(wanted):
+        if not any(r.metric == "backtest_coverage" for r in group):
+            continue
+        cells = {(r.disposition, r.metric): r for r in group}
+        dispositions = sorted({r.disposition for r in group}, key=disposition_key)
+        body = [
+            [
+                disposition_label(d),
+                *[fmt_cell(cells[(d, m)]) if (d, m) in cells else "" for m, _ in BACKTEST_METRICS],
+            ]
+            for d in dispositions
+        ]
+        tables.append(Table(scope.label, ["disposition", *names.values()], body))
+    return tables
 
 
 def _other_table(rows: Sequence[MetricRow]) -> list[Table]:
@@ -379,6 +428,12 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
         ),
         Section("cost", "Cost", CAPTIONS["cost"], _protocol_tables(cost)),
     ]
+    backtest = _backtest_tables(claims)
+    if backtest:
+        sections.insert(
+            4,
+            Section("backtest", "Back-test vs true skill", CAPTIONS["backtest"], backtest),
+        )
     if other:
         sections.append(Section("other", "Other figures", CAPTIONS["other"], _other_table(other)))
     return sections
