@@ -22,7 +22,7 @@ simulator access. Graded claims (DESIGN.md §2):
 * ``policy`` — the effect on a region's ``log_pop`` at T+H of setting a lever, from T on, to a
   value that **never occurs in the history**, relative to the status quo; graded against its
   expectation over many hidden futures with common random numbers;
-* ``regime`` — the probability that mean conflict across regions exceeds 0.5 in some year up to
+* ``regime`` — the probability that conflict in some region exceeds 0.5 in some year up to
   T+H under the status quo; graded against its frequency over the hidden futures;
 * ``backtest`` — the researcher's own back-test: the coverage its forecasting method reached on
   the last years of the history, fitted on the years before. Not graded against the future; the
@@ -214,7 +214,8 @@ def _simulate_history(level: Level, seed: int) -> Civilisation:
     history = {k: np.array(v) for k, v in rows.items()}
     lowest = float(min(history["resources"].min(), s.resources.min()))
     threshold = lowest - float(rng.uniform(*level.margin))
-    p = Params(**{**p.__dict__, "threshold": max(threshold, 0.05)})
+    # Always strictly below the lowest resource level the past reached (or the present holds).
+    p = Params(**{**p.__dict__, "threshold": threshold if threshold >= 0.02 else lowest / 2})
     window = slice(max(t - 10, 0), t)
     sq = (inv[window].mean(axis=0), ext[window].mean(axis=0))
     return Civilisation(params=p, history=history, present=s, status_quo=sq)
@@ -321,7 +322,8 @@ class ForecastTruth:
     policy: dict[tuple[str, int, float], float]
     """Expected effect on the region's log_pop at T+H of each asked policy."""
     regime: float
-    """Probability that mean conflict exceeds 0.5 in some year up to T+H (status quo)."""
+    """Probability that conflict in some region exceeds 0.5 in some year up to T+H (status
+    quo)."""
 
 
 def policy_questions(
@@ -414,8 +416,8 @@ class ForecastDomain(Domain):
                 "last-10-year mean; (2) for each policy — "
                 f"{asked} — from year {t} on, estimate the effect on that region's log_pop in "
                 f"year {t + h} relative to that status quo (kind 'policy', content {{'lever', "
-                "'region', 'value'}}, estimate and 95% interval); (3) the probability that mean "
-                f"conflict across regions exceeds {CONFLICT_LINE} in some year up to {t + h} "
+                "'region', 'value'}}, estimate and 95% interval); (3) the probability that "
+                f"conflict in some region exceeds {CONFLICT_LINE} in some year up to {t + h} "
                 "(kind 'regime'). Report your method's back-test coverage too (kind "
                 "'backtest')."
             ),

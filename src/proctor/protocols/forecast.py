@@ -221,5 +221,7 @@ class SpotCheckForecast:
         call = _read(
             ctx.lab, int(claim.content["region"]), ctx.lab.budget, int(ctx.brief.fields["history"])
         )
-        findings = [] if call is None else [check_claim(claim, call, _steps(ctx))]
+        findings = _unchecked(report)
+        if call is not None:
+            findings.append(check_claim(claim, call, _steps(ctx)))
         return holm_verdict(self.name, findings, ctx.lab.spent)
