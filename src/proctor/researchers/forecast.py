@@ -46,13 +46,13 @@ from scipy.special import expit, logit
 
 from proctor import registry
 from proctor.core import ActionEvent, Brief, Claim, Report, Task, TraceEvent
+from proctor.domains.forecast import CONFLICT_LINE, VARIABLES
 from proctor.lab import LabClient, LabError, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.strategy import BaseStrategy, check_skill, make_strategy, recognises_test
 from proctor.stats import Z95
 
 PATHS = 200
-CONFLICT_LINE = 0.5
 
 
 @dataclass
@@ -168,7 +168,9 @@ def simulate(
     paths: int = PATHS,
 ) -> dict[str, np.ndarray]:
     """Simulate the fitted model `steps` years from `start` (one value per region), drawing
-    coefficients once per path and shocks every year. Returns (steps, paths, regions) arrays."""
+    coefficients once per path and shocks every year. The first year runs on the lever settings
+    recorded in `start` (they were already in force); later years on `levers`. Returns
+    (steps, paths, regions) arrays."""
     r = model.regions
     draws = {
         k: rng.multivariate_normal(b, (cov + cov.T) / 2, size=paths, method="cholesky")
@@ -181,11 +183,12 @@ def simulate(
         np.broadcast_to(start[k], (paths, r)).copy()
         for k in ("log_pop", "resources", "log_tech", "conflict")
     )
-    inv = np.broadcast_to(levers[0], (paths, r))
-    ext = np.broadcast_to(levers[1], (paths, r))
     quad = model.spec.quadratic
     out: dict[str, list[np.ndarray]] = {"log_pop": [], "resources": [], "conflict": []}
-    for _ in range(steps):
+    for year in range(steps):
+        now = (start["investment"], start["extraction"]) if year == 0 else levers
+        inv = np.broadcast_to(now[0], (paths, r))
+        ext = np.broadcast_to(now[1], (paths, r))
         bt, br, bc, bp = draws["tech"], draws["resources"], draws["conflict"], draws["pop"]
         d_tech = bt[:, [0]] + bt[:, [1]] * inv + bt[:, [2]] * con
         if quad:
@@ -219,7 +222,8 @@ def status_quo(h: History, end: int | None = None) -> tuple[np.ndarray, np.ndarr
 
 
 def last_state(h: History, row: int = -1) -> dict[str, np.ndarray]:
-    return {k: h.data[k][row] for k in ("log_pop", "resources", "log_tech", "conflict")}
+    """One read year of every variable (state and the lever settings in force that year)."""
+    return {k: h.data[k][row] for k in VARIABLES}
 
 
 @dataclass(frozen=True)
