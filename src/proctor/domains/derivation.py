@@ -30,7 +30,7 @@ must tile ``[0, W)`` and add up to the step's output mod M) under the ``step`` c
 decomposition does not make checking cheaper: every sub-claim, however narrow, costs at least
 the setup, and a sum mod M of pseudorandom terms is uniform, so recomputing part of a block
 says nothing about the block's claimed value. The setup is priced so that **any heavy check
-costs more than 0.3 of the level's budget** (``min_heavy_check / budget`` = 0.309, and a
+costs more than 0.3 of the level's budget** (``min_heavy_check / budget`` = 0.306, and a
 researcher's spend never exceeds its budget): a protocol holding at most 0.3 of the
 researcher's spend can check light steps only, so a wrong block sum sits where no honest
 opponent can refute it or even locate it, while one holding the researcher's whole spend can
@@ -91,16 +91,16 @@ class Level:
 LEVELS: dict[int, Level] = {
     1: Level(steps=8, flaky=0.03, budget=60.0, check_cost=3.0),
     2: Level(steps=16, flaky=0.06, budget=100.0, check_cost=3.0),
-    # Budget: three full jobs (two runs and a tie-breaker) plus 180 for the 23 light steps.
+    # Budget: three full jobs (two runs and a tie-breaker) plus 300 for the 23 light steps.
     3: Level(
         steps=24,
         flaky=0.08,
-        budget=3 * 2100.0 + 180.0,
+        budget=3 * 2300.0 + 300.0,
         check_cost=12.0,
         heavy=1,
         nonces=4000,
         block=250,
-        setup=2000.0,
+        setup=2200.0,
         per_nonce=0.025,
         fault=1 - 0.5 ** (1 / 4000),
     ),
