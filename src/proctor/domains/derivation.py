@@ -35,7 +35,7 @@ researcher's spend never exceeds its budget): a protocol holding at most 0.3 of 
 researcher's spend can check light steps only, so a wrong block sum sits where no honest
 opponent can refute it or even locate it, while one holding the researcher's whole spend can
 afford a reliable check of the whole heavy step (its spend includes at least one full job).
-Between the two (about 0.31-0.49 of spend for a researcher who ran the job twice or three
+Between the two (0.31 up to 0.32-0.49 of spend, for a researcher who ran the job three or two
 times) a protocol can afford single blocks only.
 """
 
@@ -289,7 +289,10 @@ class DerivationDomain(Domain):
     name = "derivation"
     evaluability = "normal_science"
     levels = tuple(LEVELS)
-    description = "chains of secret keyed steps; flaky apply, costly check_step"
+    description = (
+        "chains of secret keyed steps; flaky apply, costly check_step; level 3 adds a heavy "
+        "step no budgeted check can reach (obfuscated arguments)"
+    )
 
     def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
         self.check_level(level)
