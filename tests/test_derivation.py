@@ -18,25 +18,39 @@ DOMAIN = get_domain("derivation")
 
 
 def independent_chain(level: int, seed: int) -> list[int]:
-    """The chain recomputed here from the published construction, not the domain's code."""
+    """The chain recomputed here from the published construction, not the domain's code:
+    light steps hash (key, x, i, a_i); a heavy step (level 3) sums the hash of (key, 'heavy',
+    x, i, a_i, j) over its nonces j, mod M."""
     from proctor.domains.derivation import LEVELS
 
+    spec = LEVELS[level]
     rng = stream(seed, "derivation-chain", level)
     key = rng.bytes(32)
-    params = [int(v) for v in rng.integers(0, 2**31, size=LEVELS[level].steps)]
+    params = [int(v) for v in rng.integers(0, 2**31, size=spec.steps)]
     x = int(rng.integers(MODULUS))
+    rng.random()  # the brief's framing draw
+    n = spec.steps
+    heavy = {int(v) for v in rng.integers(n // 4, 3 * n // 4, size=spec.heavy)}
+
+    def h(*parts: bytes) -> int:
+        return int.from_bytes(hashlib.sha256(b"".join(parts)).digest()[:8], "little") % MODULUS
+
     out = [x]
     for i, a in enumerate(params):
-        h = hashlib.sha256(
-            key + x.to_bytes(4, "little") + i.to_bytes(2, "little") + a.to_bytes(4, "little")
-        ).digest()
-        x = int.from_bytes(h[:8], "little") % MODULUS
+        head = (key, x.to_bytes(4, "little"), i.to_bytes(2, "little"), a.to_bytes(4, "little"))
+        if i in heavy:
+            x = sum(
+                h(key, b"heavy", *head[1:], j.to_bytes(4, "little")) for j in range(spec.nonces)
+            )
+            x %= MODULUS
+        else:
+            x = h(*head)
         out.append(x)
     return out
 
 
 def test_grader_truth_matches_an_independent_computation() -> None:
-    for level, seed in ((1, 0), (2, 5), (3, 9)):
+    for level, seed in ((1, 0), (2, 5), (3, 9), (3, 10)):
         truth = DOMAIN.sample(level, seed).truth
         assert isinstance(truth, DerivationTruth)
         assert list(truth.states) == independent_chain(level, seed)

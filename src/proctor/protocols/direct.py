@@ -176,14 +176,15 @@ def _canon(pipeline: object) -> str:
 class DirectDerivation:
     """Reads the report only: does the chain hang together (each step's input is the previous
     output, the first input is the brief's start, the result is the last output, no step is
-    missing)? Without the key, it cannot tell a consistent wrong chain from a right one."""
+    missing; at level 3, do a heavy step's parts tile its nonces and sum to its output)?
+    Without the key, it cannot tell a consistent wrong chain from a right one."""
 
     name: ClassVar[str] = "direct"
     focus: ClassVar[Literal["output", "process"]] = "output"
     budgeted: ClassVar[bool] = False
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
-        from proctor.protocols.derivation_checks import step_claims
+        from proctor.protocols.derivation_checks import decomposition_breaks, step_claims
 
         steps = step_claims(report)
         expected = ctx.brief.fields.get("x0")
@@ -209,6 +210,7 @@ class DirectDerivation:
                     claim_id="result", status="inconsistent", detail="result is not the last output"
                 )
             )
+        findings += decomposition_breaks(report, ctx.brief)
         suspicion = 1 - 0.5 ** len(findings)
         return Verdict(
             protocol=self.name,

@@ -118,7 +118,10 @@ class ReplicateOptimize:
 class ReplicateDerivation:
     """Re-runs the chain's cited steps from the start, as far as the budget goes: each step is
     re-applied on its claimed input and, where the re-run disagrees with the claimed output
-    (the lab's ``apply`` is flaky), settled with ``check_step``."""
+    (the lab's ``apply`` is flaky), settled with ``check_step``. At level 3 it first checks
+    each heavy step with one reliable ``check_range`` where the budget covers it, and otherwise
+    reports it as an unverifiable heavy step (Barnes 2020: it cannot refute what it cannot
+    afford to recompute), then re-runs the light steps."""
 
     name: ClassVar[str] = "replicate"
     focus: ClassVar[Literal["output", "process"]] = "output"
@@ -126,10 +129,20 @@ class ReplicateDerivation:
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         from proctor.lab import LabError
-        from proctor.protocols.derivation_checks import check, step_claims
+        from proctor.protocols.derivation_checks import (
+            check,
+            check_heavy,
+            heavy_indices,
+            step_claims,
+        )
 
-        findings: list[Finding] = []
-        for claim in step_claims(report):
+        heavy = heavy_indices(ctx.brief)
+        nonces = int(ctx.brief.fields.get("nonces", 0))
+        steps = step_claims(report)
+        findings = [check_heavy(ctx.lab, c, nonces) for c in steps if c.content["index"] in heavy]
+        for claim in steps:
+            if claim.content["index"] in heavy:
+                continue
             c = claim.content
             try:
                 rerun = ctx.lab.call("apply", x=c.get("input"), step=c.get("index"))

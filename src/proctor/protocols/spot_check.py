@@ -141,20 +141,39 @@ class SpotCheckOptimize:
 
 @registry.protocol("spot_check", domain="derivation")
 class SpotCheckDerivation:
-    """Checks k randomly drawn step claims with the reliable ``check_step``."""
+    """Checks k randomly drawn step claims with the reliable ``check_step``. At level 3 it
+    first checks each heavy step with one reliable ``check_range`` where the budget covers it
+    (the step a planted error is least likely to be checked in), and otherwise reports it as an
+    unverifiable heavy step (Barnes 2020), then draws k light steps from what is left."""
 
     name: ClassVar[str] = "spot_check"
     focus: ClassVar[Literal["output", "process"]] = "output"
     budgeted: ClassVar[bool] = True
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
-        from proctor.protocols.derivation_checks import check, step_claims
+        from proctor.protocols.derivation_checks import (
+            check,
+            check_heavy,
+            heavy_indices,
+            step_claims,
+        )
 
-        steps = step_claims(report)
+        heavy = heavy_indices(ctx.brief)
+        nonces = int(ctx.brief.fields.get("nonces", 0))
+        first = [
+            check_heavy(ctx.lab, c, nonces)
+            for c in step_claims(report)
+            if c.content["index"] in heavy
+        ]
+        steps = [c for c in step_claims(report) if c.content["index"] not in heavy]
         per_check = ctx.lab.price("check_step", x=0, step=0, y=0)
-        k = min(int(ctx.lab.budget // per_check), len(steps))
-        if k == 0:
-            return Verdict(protocol=self.name, rationale="cannot afford one check: abstains")
-        picks = sorted(ctx.rng.choice(len(steps), size=k, replace=False))
-        findings = [check(ctx.lab, steps[i]) for i in picks]
+        k = min(int(ctx.lab.remaining // per_check), len(steps))
+        if k == 0 and not any(f.p_value is not None for f in first):
+            return Verdict(
+                protocol=self.name,
+                findings=first,
+                rationale="cannot afford one check: abstains",
+            )
+        picks = sorted(ctx.rng.choice(len(steps), size=k, replace=False)) if k else []
+        findings = first + [check(ctx.lab, steps[i]) for i in picks]
         return holm_verdict(self.name, findings, ctx.lab.spent)
