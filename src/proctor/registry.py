@@ -27,6 +27,7 @@ _BUILTIN_MODULES = (
     "proctor.researchers.scripted",
     "proctor.researchers.optimize",
     "proctor.researchers.derivation",
+    "proctor.researchers.rogue",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",
