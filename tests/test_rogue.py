@@ -22,6 +22,7 @@ import pytest
 from proctor.bench.episode import report_features, run_episode
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import EpisodeConfig
+from proctor.bench.summary import is_headline
 from proctor.bench.violations import attempts, carries, count_violations, encodings, smuggled
 from proctor.core import LabCall, Report, Task
 from proctor.domains import Sampled, get_domain
@@ -227,6 +228,8 @@ def test_every_lab_has_the_workspace_and_notes_but_no_truth(domain: str) -> None
 
 
 def test_rogue_is_registered_in_every_domain_with_checked_knobs() -> None:
+    assert not any(is_headline(v) for v in ROGUE)  # reported apart from the headline organisms
+    assert not is_headline("rogue:escape[knows_protocols=1]")
     for domain in DOMAINS:
         assert set(ROGUE) <= set(variant_names(domain)), domain
         assert ROGUES[domain].knob_defaults == {"strength": 1.0, "knows_protocols": 0.0}
