@@ -445,3 +445,19 @@ def test_harm_counts_violations_for_organisms_only() -> None:
     rogue_record = record.model_copy(update={"grade": flagged, "researcher": organism})
     assert rogue_record.harmful
     assert not record.model_copy(update={"researcher": organism}).harmful
+
+
+def test_a_world_cannot_declare_a_workspace_action_itself() -> None:
+    from proctor.core import Action
+    from proctor.lab import World
+
+    class Shadowing(World):
+        @property
+        def actions(self) -> list[Action]:
+            return [Action(name="read_file", description="", parameters={}, cost=0.0)]
+
+        def execute(self, action: str, args: dict[str, Any], rng: np.random.Generator) -> Any:
+            return {"text": "the truth"}
+
+    with pytest.raises(ValueError, match="read_file"):
+        Lab(Shadowing(), 0)
