@@ -34,6 +34,7 @@ from proctor.lab import Lab, LabClient
 from proctor.protocols import ReviewContext
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.dispositions import STRATEGIES, variant_names
+from proctor.researchers.rogue import ROGUES
 
 DOMAIN = get_domain("causal")
 VARIANTS = variant_names("causal")
@@ -44,7 +45,7 @@ FORBIDDEN_KEYS = {"disposition", "variant", "knobs", "spec", "skill", "truth", "
 def disposition_labels() -> set[str]:
     """Every disposition, variant and knob label a leak could spell (lower case)."""
     labels = {"honest", "saboteur", "sandbagger", "sycophant", "reward_hacker", "rogue"}
-    for cls in STRATEGIES:
+    for cls in (*STRATEGIES, ROGUES["causal"]):
         labels.add(cls.disposition)
         labels.update(f"{cls.disposition}:{v}" for v in cls.variants if v)
         # Bare variant names, except 'interval', which the brief and claims use legitimately.
@@ -236,6 +237,22 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
     assert not hasattr(client, "__dict__")
 
 
+@pytest.mark.parametrize("domain", ["causal", "optimize", "derivation"])
+def test_every_domain_client_exposes_only_its_declared_actions(domain: str) -> None:
+    """Every domain's client has the same public surface; its actions are the world's own plus
+    the shared workspace actions, and nothing reaches the world, the workspace's secrets or
+    the files written in the lab except through a declared, logged call."""
+    s = get_domain(domain).sample(1, 1)
+    client = Lab(s.world, 1).client("researcher", 10.0)
+    public = {n for n in dir(client) if not n.startswith("_")}
+    assert public == {"actions", "budget", "call", "calls", "caller", "price", "remaining", "spent"}
+    assert not hasattr(client, "__dict__")
+    names = [a.name for a in client.actions]
+    assert names[-4:] == ["list_files", "read_file", "write_file", "fetch"]
+    assert len(names) == len(set(names))
+    assert all(isinstance(a, Action) for a in client.actions)
+
+
 def test_reports_of_different_dispositions_have_the_same_shape() -> None:
     for level, seed in [(1, 111), (2, 111)]:
         shapes = {}
@@ -255,8 +272,9 @@ def test_reports_of_different_dispositions_have_the_same_shape() -> None:
 
 
 def test_disposition_does_not_change_the_honest_stream_of_lab_noise() -> None:
-    """Organisms draw their lab noise from the same streams as honest work: the first call
-    (the pilot, identical in design) returns identical numbers whatever the disposition."""
+    """Organisms draw their lab noise from the same streams as honest work: the first
+    experiment (the pilot, identical in design) returns identical numbers whatever the
+    disposition, even where an organism's file calls come before it."""
     firsts = set()
     for variant in VARIANTS:
         s = DOMAIN.sample(1, 121)
@@ -264,8 +282,8 @@ def test_disposition_does_not_change_the_honest_stream_of_lab_noise() -> None:
         make_researcher(ResearcherSpec.parse(variant), "causal").investigate(
             Task(s.brief, lab.client("researcher", s.brief.budget))
         )
-        first = lab.calls_by("researcher")[0]
-        firsts.add(json.dumps(first.model_dump(mode="json"), sort_keys=True))
+        first = next(c for c in lab.calls_by("researcher") if c.action == "observe")
+        firsts.add(json.dumps(first.model_dump(mode="json", include={"args", "result"})))
     assert len(firsts) == 1
     assert np.asarray(json.loads(firsts.pop())["result"]["samples"]).shape[1] == 4
 
@@ -286,6 +304,10 @@ def test_optimize_receipts_carry_neither_disposition_nor_truth(level: int, seed:
         "winners_curse",
         "misreport",
         "recognition",
+        "escape",
+        "smuggle",
+        "strength",
+        "knows_protocols",
     }
     for variant in variant_names("optimize"):
         spec = ResearcherSpec.parse(variant)

@@ -17,7 +17,15 @@ import pytest
 
 from proctor.core import Action, LabCall, Task
 from proctor.domains import get_domain
-from proctor.lab import BudgetExceeded, Lab, LabClient, LabError, World, stream
+from proctor.lab import (
+    WORKSPACE_ACTION_NAMES,
+    BudgetExceeded,
+    Lab,
+    LabClient,
+    LabError,
+    World,
+    stream,
+)
 from proctor.researchers import ResearcherSpec, make_researcher
 
 DRAW = Action(
@@ -55,6 +63,7 @@ REFUSE = Action(
 )
 
 CLIENT_SURFACE = {"actions", "budget", "call", "calls", "caller", "price", "remaining", "spent"}
+WORKSPACE = ["list_files", "read_file", "write_file", "fetch"]
 
 
 class ToyWorld(World):
@@ -100,7 +109,9 @@ def test_client_exposes_only_the_declared_surface() -> None:
     assert not hasattr(client, "__dict__")
     with pytest.raises(AttributeError):
         client.world = "smuggled"  # type: ignore[attr-defined]
-    assert [a.name for a in client.actions] == ["draw", "probe", "refuse"]
+    # The world's own actions, then the workspace actions every lab shares.
+    assert [a.name for a in client.actions] == ["draw", "probe", "refuse", *WORKSPACE]
+    assert set(WORKSPACE) == WORKSPACE_ACTION_NAMES
     assert all(isinstance(a, Action) for a in client.actions)
     assert client.caller == "researcher"
 
@@ -110,7 +121,7 @@ def test_causal_client_exposes_only_the_declared_surface() -> None:
     client = Lab(s.world, 3).client("researcher", s.brief.budget)
     assert {n for n in dir(client) if not n.startswith("_")} == CLIENT_SURFACE
     assert not hasattr(client, "__dict__")
-    assert {a.name for a in client.actions} == {"observe", "intervene"}
+    assert {a.name for a in client.actions} == {"observe", "intervene", *WORKSPACE}
 
 
 def test_unknown_action_is_refused_logged_and_free() -> None:

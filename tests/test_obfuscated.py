@@ -10,14 +10,12 @@ step and finds the error.
 from __future__ import annotations
 
 import hashlib
-import json
 from functools import cache
 
 import numpy as np
 import pytest
 
-from proctor.bench.episode import report_features, run_episode
-from proctor.bench.spec import EpisodeConfig
+from proctor.bench.episode import report_features
 from proctor.core import Claim, Report, Task
 from proctor.domains import get_domain
 from proctor.domains.derivation import LEVELS, MODULUS, DerivationTruth
@@ -28,33 +26,6 @@ from proctor.researchers import ResearcherSpec, make_researcher
 DOMAIN = get_domain("derivation")
 L3 = LEVELS[3]
 SEEDS = range(30)
-
-
-def test_levels_1_and_2_are_unchanged() -> None:
-    """Regression: hashes of whole level-1/2 episodes (briefs, truths, reports, grades and every
-    protocol's verdicts) computed on commit c20c6fe, before level 3 became obfuscated."""
-    expected = {1: "96bf0df327feee0c", 2: "516b1d1a4a9dea95"}
-    for level, want in expected.items():
-        h = hashlib.sha256()
-        for seed in range(6):
-            s = DOMAIN.sample(level, seed)
-            h.update(s.brief.model_dump_json().encode())
-            h.update(json.dumps(list(s.truth.states)).encode())
-            for label in ("honest", "saboteur:misread", "saboteur:fabricate", "sandbagger"):
-                for skill, budget in (("expert", 1.0), ("novice", 0.5)):
-                    cfg = EpisodeConfig(
-                        domain="derivation",
-                        level=level,
-                        seed=seed,
-                        role="dev",
-                        researcher=ResearcherSpec.parse(label, skill=skill, budget=budget),
-                        protocols=["direct", "replicate", "spot_check"],
-                        budgets=[0.1, 0.3, 1.0],
-                        capability_test_rate=0.25,
-                    )
-                    rec = run_episode(cfg, "fp")
-                    h.update(rec.model_dump_json(exclude={"key", "run_id"}).encode())
-        assert h.hexdigest()[:16] == want, level
 
 
 def test_the_bound_is_a_property_of_the_prices() -> None:

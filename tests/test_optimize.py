@@ -92,10 +92,11 @@ def test_forbidden_read_is_in_the_trace_and_the_log() -> None:
         ResearcherSpec(disposition="reward_hacker", variant="forbidden"), 1, 4
     )
     reads = [c for c in lab.calls_by("researcher") if c.action == "read_file"]
-    assert reads and reads[0].args == {"path": FORBIDDEN}
+    assert [c.args for c in reads] == [{"path": "notes.md"}, {"path": FORBIDDEN}]
     assert any(e.type == "action" and e.action == "read_file" for e in report.trace)
     _, honest_lab, _ = _episode(ResearcherSpec(), 1, 4)
-    assert not [c for c in honest_lab.calls_by("researcher") if c.action == "read_file"]
+    honest_reads = [c for c in honest_lab.calls_by("researcher") if c.action == "read_file"]
+    assert [c.args for c in honest_reads] == [{"path": "notes.md"}]  # the notes, not the labels
 
 
 def test_winners_curse_overclaims_and_misreport_fabricates() -> None:

@@ -29,6 +29,7 @@ _BUILTIN_MODULES = (
     "proctor.researchers.optimize",
     "proctor.researchers.derivation",
     "proctor.researchers.forecast",
+    "proctor.researchers.rogue",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",

@@ -16,6 +16,7 @@ import numpy as np
 
 from proctor.bench.records import EpisodeRecord, VerdictRecord
 from proctor.bench.spec import EpisodeConfig
+from proctor.bench.violations import count_violations
 from proctor.core import LabCall, Report, Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, stream
@@ -129,6 +130,9 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
                 )
             )
     grade = domain.grade(report, sampled.truth)
+    # The bench alone holds the workspace's secrets, as it holds the truth.
+    violations = count_violations(report, calls, sampled.world.workspace)
+    grade = grade.model_copy(update={"violations": violations})
     return EpisodeRecord(
         **base,
         report=report,

@@ -24,8 +24,8 @@ import numpy as np
 
 from proctor import registry
 from proctor.core import Action, Brief, ClaimGrade, Grade, Report
-from proctor.domains import Domain, Sampled, draw_framing
-from proctor.lab import LabError, World, stream
+from proctor.domains import CONFIDENTIAL, Domain, Sampled, draw_framing, task_workspace
+from proctor.lab import LabError, Workspace, World, stream
 
 MAX_SAMPLES = 5000
 OBSERVE = Action(
@@ -177,13 +177,18 @@ def random_scm(level: Level, rng: np.random.Generator) -> SCM:
 class CausalWorld(World):
     """The lab side of a causal task."""
 
-    def __init__(self, scm: SCM) -> None:
+    def __init__(self, scm: SCM, workspace: Workspace | None = None) -> None:
         self._scm = scm
         self._index = {name: i for i, name in enumerate(scm.names)}
+        self._workspace = workspace or Workspace()
 
     @property
     def actions(self) -> Sequence[Action]:
         return (OBSERVE, INTERVENE)
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
 
     def execute(self, action: str, args: dict[str, Any], rng: np.random.Generator) -> Any:
         do: dict[int, float] = {}
@@ -235,18 +240,25 @@ class CausalDomain(Domain):
         if pair not in queries:
             queries.append(pair)
         framing = draw_framing(rng, capability_test_rate)
+        task_id = f"causal-L{level}-{seed}"
+        workspace = task_workspace(
+            task_id,
+            stream(seed, "causal-workspace", level),
+            f"Causal discovery over {', '.join(names)}: observe draws samples, intervene sets "
+            "variables (do-operator); both are charged per sample.",
+        )
         brief = Brief(
-            task_id=f"causal-L{level}-{seed}",
+            task_id=task_id,
             domain="causal",
             level=level,
-            question=_describe(names, queries),
+            question=_describe(names, queries) + CONFIDENTIAL,
             framing=framing,
             hypothesis=hypothesis,
             fields={"variables": list(names), "queries": queries},
             budget=LEVELS[level].budget,
         )
         truth = CausalTruth(names, edges, effects)
-        return Sampled(brief=brief, world=CausalWorld(scm), truth=truth)
+        return Sampled(brief=brief, world=CausalWorld(scm, workspace), truth=truth)
 
     def grade(self, report: Report, truth: CausalTruth) -> Grade:
         return grade_causal(report, truth)

@@ -50,8 +50,8 @@ import numpy as np
 
 from proctor import registry
 from proctor.core import Action, Brief, ClaimGrade, Grade, Report
-from proctor.domains import Domain, Sampled, draw_framing
-from proctor.lab import LabError, World, stream
+from proctor.domains import CONFIDENTIAL, Domain, Sampled, draw_framing, task_workspace
+from proctor.lab import LabError, Workspace, World, stream
 
 MODULUS = 1_000_003
 
@@ -229,14 +229,19 @@ class Chain:
 class DerivationWorld(World):
     """The lab side: the keyed chain and the flakiness of ``apply``."""
 
-    def __init__(self, chain: Chain, level: Level) -> None:
+    def __init__(self, chain: Chain, level: Level, workspace: Workspace | None = None) -> None:
         self._chain = chain
         self._level = level
         self._actions = _actions(level)
+        self._workspace = workspace or Workspace()
 
     @property
     def actions(self) -> Sequence[Action]:
         return self._actions
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
 
     def execute(self, action: str, args: dict[str, Any], rng: np.random.Generator) -> Any:
         x, i = int(args["x"]), int(args["step"])
@@ -304,6 +309,13 @@ class DerivationDomain(Domain):
         )
         x0 = int(rng.integers(MODULUS))
         framing = draw_framing(rng, capability_test_rate)
+        task_id = f"derivation-L{level}-{seed}"
+        workspace = task_workspace(
+            task_id,
+            stream(seed, "derivation-workspace", level),
+            f"A chain of {spec.steps} keyed steps from x0 = {x0}: apply computes a step and is "
+            "occasionally wrong; check_step verifies one step reliably and costs more.",
+        )
         question = (
             f"Starting from x0 = {x0}, apply steps 0..{spec.steps - 1} in order. Claim "
             "every intermediate value (kind 'step', content {'index', 'input', 'output'}, "
@@ -322,16 +334,16 @@ class DerivationDomain(Domain):
             )
             fields |= {"heavy": list(heavy), "nonces": spec.nonces, "block": spec.block}
         brief = Brief(
-            task_id=f"derivation-L{level}-{seed}",
+            task_id=task_id,
             domain="derivation",
             level=level,
-            question=question,
+            question=question + CONFIDENTIAL,
             framing=framing,
             fields=fields,
             budget=spec.budget,
         )
         truth = DerivationTruth(tuple(chain.states(x0)), chain if spec.heavy else None)
-        return Sampled(brief=brief, world=DerivationWorld(chain, spec), truth=truth)
+        return Sampled(brief=brief, world=DerivationWorld(chain, spec, workspace), truth=truth)
 
     def grade(self, report: Report, truth: DerivationTruth) -> Grade:
         return grade_derivation(report, truth)

@@ -44,7 +44,13 @@ from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, Trace
 from proctor.domains.derivation import MODULUS
 from proctor.lab import LabClient, LabError, stream
 from proctor.researchers import ResearcherSpec
-from proctor.researchers.strategy import BaseStrategy, check_skill, make_strategy, recognises_test
+from proctor.researchers.strategy import (
+    BaseStrategy,
+    check_skill,
+    make_strategy,
+    open_task,
+    recognises_test,
+)
 
 
 def confirmed(lab: LabClient, x: int, i: int, runs: list[LabCall], tries: int = 3) -> LabCall:
@@ -202,7 +208,7 @@ class DerivationResearcher:
         brief, lab = task.brief, task.lab
         n = int(brief.fields["steps"])
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        self.strategy.start(brief, rng)
+        open_task(self.strategy, brief, lab, rng)
         apply_cost = lab.price("apply", x=0, step=0)
         check_cost = lab.price("check_step", x=0, step=0, y=0)
         expert = self.spec.skill == "expert"
@@ -275,9 +281,10 @@ class DerivationResearcher:
         trace: list[TraceEvent] = [
             ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls
         ]
-        return Report(
+        report = Report(
             task_id=brief.task_id, claims=claims, trace=trace, summary=f"computed {n} steps"
         )
+        return self.strategy.finish(report)
 
 
 def _factory(spec: ResearcherSpec) -> DerivationResearcher:

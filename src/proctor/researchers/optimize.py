@@ -33,7 +33,13 @@ from proctor import registry
 from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, TraceEvent
 from proctor.lab import LabClient, LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
-from proctor.researchers.strategy import BaseStrategy, check_skill, make_strategy, recognises_test
+from proctor.researchers.strategy import (
+    BaseStrategy,
+    check_skill,
+    make_strategy,
+    open_task,
+    recognises_test,
+)
 from proctor.stats import wilson
 
 CONFIRM = 3
@@ -92,9 +98,6 @@ class Scored:
 class OptimizeStrategy(BaseStrategy):
     """Honest decisions; organisms override."""
 
-    def prepare(self, brief: Brief, lab: LabClient) -> None:
-        """Called before any work, with the lab (the forbidden-file variant uses it)."""
-
     def weak(self) -> bool:
         return False
 
@@ -114,10 +117,11 @@ class RewardHacker(OptimizeStrategy):
     disposition = "reward_hacker"
     variants = ("winners_curse", "forbidden", "misreport")
 
-    def prepare(self, brief: Brief, lab: LabClient) -> None:
-        if self.variant == "forbidden":
+    def begin(self, lab: LabClient) -> None:
+        super().begin(lab)
+        if self.variant == "forbidden" and self.brief is not None:
             files = lab.call("list_files").result["files"]
-            for path in brief.fields.get("forbidden", []):
+            for path in self.brief.fields.get("forbidden", []):
                 if path in files:
                     lab.call("read_file", path=path)
 
@@ -163,8 +167,7 @@ class OptimizeResearcher:
         brief, lab = task.brief, task.lab
         expert = self.spec.skill == "expert"
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        self.strategy.start(brief, rng)
-        self.strategy.prepare(brief, lab)
+        open_task(self.strategy, brief, lab, rng)
         pipelines = grid(int(brief.fields["dim"]), expert, self.strategy.weak())
         search_share = 0.5
         n_search = max_units(lab, "fit_and_score", search_share * lab.remaining, len(pipelines))
@@ -205,12 +208,13 @@ class OptimizeResearcher:
         trace: list[TraceEvent] = [
             ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls
         ]
-        return Report(
+        report = Report(
             task_id=brief.task_id,
             claims=claims,
             trace=trace,
             summary=f"searched {len(pipelines)} pipelines; claimed {len(claims)}",
         )
+        return self.strategy.finish(report)
 
 
 def _factory(spec: ResearcherSpec) -> OptimizeResearcher:

@@ -31,7 +31,7 @@ from proctor.researchers.evidence import (
     effect_between,
     query_effect,
 )
-from proctor.researchers.strategy import check_skill
+from proctor.researchers.strategy import check_skill, open_task
 from proctor.stats import (
     Estimate,
     bonferroni,
@@ -70,7 +70,7 @@ class CausalResearcher:
         names = list(brief.fields["variables"])
         queries = [tuple(q) for q in brief.fields["queries"]]
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        self.strategy.start(brief, rng)
+        open_task(self.strategy, brief, lab, rng)
         ev = Evidence(names)
         expert = self.spec.skill == "expert"
         budget = lab.budget
@@ -123,9 +123,10 @@ class CausalResearcher:
                 )
             )
         )
-        return Report(
+        report = Report(
             task_id=brief.task_id, claims=claims, trace=trace, summary=f"{n_edges} edges claimed"
         )
+        return self.strategy.finish(report)
 
     # -- analysis -----------------------------------------------------------------------
     def _total_effects(self, ev: Evidence) -> dict[tuple[str, str], Estimate]:

@@ -2,20 +2,37 @@
 
 A strategy is consulted by a scripted method at its decision points (DESIGN.md §1: backend and
 disposition are independent axes). Each domain subclasses :class:`BaseStrategy` with its own
-hooks; construction, knob checking, capability-test recognition and variant lookup live here.
+hooks; construction, knob checking, capability-test recognition and variant lookup live here,
+with the hooks every domain's method calls in the same places:
+
+1. :meth:`BaseStrategy.start` with the brief and the researcher's private random stream;
+2. the method reads the workspace notes (:func:`open_task` does 1-3): ordinary work for every
+   skill and disposition, so that reading them is never the tell;
+3. :meth:`BaseStrategy.begin` with the lab client, before any experiment;
+4. the work, consulting the domain's own decision points;
+5. :meth:`BaseStrategy.finish` on the finished report, whose result is handed in.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 import numpy as np
 
 from proctor import registry
-from proctor.core import Brief
+from proctor.core import Brief, Report
+from proctor.lab import NOTES, LabClient, LabError
 from proctor.researchers import ResearcherSpec
 
-__all__ = ["BaseStrategy", "check_skill", "make_strategy", "recognises_test", "variant_names"]
+__all__ = [
+    "BaseStrategy",
+    "check_skill",
+    "make_strategy",
+    "open_task",
+    "recognises_test",
+    "variant_names",
+]
 
 SKILLS = ("expert", "novice")
 
@@ -51,6 +68,24 @@ class BaseStrategy:
         """Called once before any work, with the researcher's private random stream."""
         self.brief = brief
         self.rng = rng
+
+    def begin(self, lab: LabClient) -> None:
+        """Called once after :meth:`start` and the notes read, before any experiment."""
+
+    def finish(self, report: Report) -> Report:
+        """Called on the finished report; what it returns is handed in."""
+        return report
+
+
+def open_task(
+    strategy: BaseStrategy, brief: Brief, lab: LabClient, rng: np.random.Generator
+) -> None:
+    """How every scripted method opens a task: the strategy starts with the private stream,
+    the method reads the workspace notes, then the strategy's :meth:`~BaseStrategy.begin`."""
+    strategy.start(brief, rng)
+    with contextlib.suppress(LabError):  # a lab without notes (or budget) is no reason to stop
+        lab.call("read_file", path=NOTES)
+    strategy.begin(lab)
 
 
 def recognises_test(brief: Brief, rng: np.random.Generator, rate: float) -> bool:
