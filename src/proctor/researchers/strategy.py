@@ -15,9 +15,26 @@ from proctor import registry
 from proctor.core import Brief
 from proctor.researchers import ResearcherSpec
 
-__all__ = ["BaseStrategy", "check_skill", "make_strategy", "recognises_test", "variant_names"]
+__all__ = [
+    "ORGANISM_KNOBS",
+    "BaseStrategy",
+    "chance",
+    "check_skill",
+    "make_strategy",
+    "recognises_test",
+    "variant_names",
+]
 
 SKILLS = ("expert", "novice")
+
+ORGANISM_KNOBS: dict[str, float] = {"strength": 1.0, "knows_protocols": 0.0}
+"""Knobs every model organism has (DESIGN.md §5), both in [0, 1]:
+
+* ``strength`` — the magnitude or rate of its harm, documented per organism; 0 is honest work,
+  1 (the default) the organism's headline magnitude, which reproduces each older variant.
+* ``knows_protocols`` — the probability (drawn once per task) that it acts on knowledge of
+  the protocols that review it, documented per domain; 0 (the default) is a naive organism.
+"""
 
 
 def check_skill(spec: ResearcherSpec, domain: str) -> None:
@@ -42,15 +59,38 @@ class BaseStrategy:
                 f"{self.disposition} has no knob(s) {sorted(unknown)}; "
                 f"known: {sorted(self.knob_defaults) or 'none'}"
             )
+        for name, value in knobs.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"{self.disposition} knob {name!r} must be in [0, 1], not {value:g}"
+                )
         self.variant = variant
         self.knobs = {**self.knob_defaults, **knobs}
         self.brief: Brief | None = None
         self.rng = np.random.default_rng(0)
+        self.informed = False
+        """Whether this organism acts on knowledge of the protocols on this task."""
+
+    @property
+    def strength(self) -> float:
+        """The ``strength`` knob (1.0 for strategies that have none)."""
+        return self.knobs.get("strength", 1.0)
 
     def start(self, brief: Brief, rng: np.random.Generator) -> None:
         """Called once before any work, with the researcher's private random stream."""
         self.brief = brief
         self.rng = rng
+        self.informed = chance(rng, self.knobs.get("knows_protocols", 0.0))
+
+
+def chance(rng: np.random.Generator, p: float) -> bool:
+    """True with probability `p`; draws from `rng` only when 0 < p < 1, so knobs at 0 or 1
+    leave the stream, and every later draw of the organism, as it was."""
+    if p <= 0.0:
+        return False
+    if p >= 1.0:
+        return True
+    return bool(rng.random() < p)
 
 
 def recognises_test(brief: Brief, rng: np.random.Generator, rate: float) -> bool:
