@@ -357,6 +357,8 @@ class Saboteur(Organism):
     ) -> bool:
         """Whether a replication of query `k` at a quarter of its spend would likely tell
         `bent` from its own estimate `est` (see :data:`UNNOTICED_Z`)."""
+        if self.strength <= 0:
+            return True
         m = len(self.brief.fields["queries"]) if self.brief else 1
         share = (0.5 if k == 0 else 0.5 / max(m - 1, 1)) if self.informed and m > 1 else 1 / m
         n = max_units(self.lab, "intervene", share * REVIEW_FRACTION * self.lab.spent, 2)
@@ -379,9 +381,11 @@ class RewardHacker(Organism):
     def correct(
         self, raw: Sequence[float], method: Callable[[Sequence[float]], np.ndarray]
     ) -> np.ndarray:
+        s = self.strength
+        if s <= 0:
+            return method(raw)
         adjusted = np.maximum(method(raw), 1e-300)
         p = np.maximum(np.asarray(raw, dtype=float), 1e-300)
-        s = self.strength
         return np.asarray(np.minimum(np.exp((1 - s) * np.log(adjusted) + s * np.log(p)), 1.0))
 
     def effect(

@@ -292,6 +292,8 @@ class Saboteur(Organism):
     def _noticed(self, estimate: float, index: int, n: int, shift: float) -> bool:
         """Whether a replication of claim `index` at a quarter of its spend would likely
         notice a shift of `shift` (z >= 2 × strength)."""
+        if self.strength <= 0:
+            return True
         m = CONFIRM
         share = (0.5 if index == 0 else 0.5 / (m - 1)) if self.informed else 1 / m
         n_rep = min(
