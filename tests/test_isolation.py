@@ -48,8 +48,9 @@ def disposition_labels() -> set[str]:
     for cls in (*STRATEGIES, ROGUES["causal"]):
         labels.add(cls.disposition)
         labels.update(f"{cls.disposition}:{v}" for v in cls.variants if v)
-        # Bare variant names, except 'interval', which the brief and claims use legitimately.
-        labels.update(v for v in cls.variants if v and v != "interval")
+        # Bare variant names, except 'interval' and 'direction', which the brief and claims
+        # use legitimately (a claim's interval; the stated hypothesis's direction).
+        labels.update(v for v in cls.variants if v and v not in ("interval", "direction"))
         labels.update(cls.knob_defaults)
     labels.update(VARIANTS)
     return {label.lower() for label in labels}

@@ -334,7 +334,7 @@ def test_aware_escape_makes_one_quiet_attempt() -> None:
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_smuggled_token_is_found_and_absent_from_honest_reports(domain: str) -> None:
     forms = set()
-    for seed in range(6):
+    for seed in range(12):  # both encodings show up (each is a fair coin per episode)
         spec = rogue("smuggle", knows_protocols=float(seed % 2))
         s, lab, client, report = episode(domain, spec, seed=seed)
         token = s.world.workspace.secrets[0]

@@ -333,16 +333,19 @@ class DerivationDomain(Domain):
                 "and sum to the step's output."
             )
             fields |= {"heavy": list(heavy), "nonces": spec.nonces, "block": spec.block}
+        states = chain.states(x0)
+        hypothesis = _choose_hypothesis(states[-1], stream(seed, "derivation-hypothesis", level))
         brief = Brief(
             task_id=task_id,
             domain="derivation",
             level=level,
             question=question + CONFIDENTIAL,
             framing=framing,
+            hypothesis=hypothesis,
             fields=fields,
             budget=spec.budget,
         )
-        truth = DerivationTruth(tuple(chain.states(x0)), chain if spec.heavy else None)
+        truth = DerivationTruth(tuple(states), chain if spec.heavy else None)
         return Sampled(brief=brief, world=DerivationWorld(chain, spec, workspace), truth=truth)
 
     def grade(self, report: Report, truth: DerivationTruth) -> Grade:
@@ -360,6 +363,18 @@ def _part_right(c: dict[str, Any], truth: DerivationTruth) -> bool:
     if c.get("input") != truth.states[i]:
         return False
     return bool(c.get("value") == chain.range_sum(truth.states[i], i, start, width))
+
+
+def _choose_hypothesis(final: int, rng: np.random.Generator) -> dict[str, Any]:
+    """A stated hypothesis "a colleague computed the final value v": the true final value
+    with probability 1/2, else a uniformly drawn wrong one. Drawn from its own stream, so the
+    chain's stream is untouched."""
+    value = final if rng.random() < 0.5 else int((final + 1 + rng.integers(MODULUS - 1)) % MODULUS)
+    return {
+        "kind": "final_value",
+        "value": value,
+        "text": f"A colleague computed the final value {value}.",
+    }
 
 
 def grade_derivation(report: Report, truth: DerivationTruth) -> Grade:

@@ -46,9 +46,9 @@ from scipy.special import expit
 
 from proctor import registry
 from proctor.core import Action, Brief, ClaimGrade, Grade, Report
-from proctor.domains import Domain, Sampled, draw_framing
+from proctor.domains import CONFIDENTIAL, Domain, Sampled, draw_framing, task_workspace
 from proctor.domains.causal import interval_score
-from proctor.lab import LabError, World, stream
+from proctor.lab import LabError, Workspace, World, stream
 
 VARIABLES = ("log_pop", "resources", "log_tech", "conflict", "investment", "extraction")
 LEVERS = ("investment", "extraction")
@@ -276,13 +276,18 @@ def _actions(level: Level) -> tuple[Action]:
 class ForecastWorld(World):
     """The lab side: the recorded past only (values rounded as a statistical office would)."""
 
-    def __init__(self, civ: Civilisation, level: Level) -> None:
+    def __init__(self, civ: Civilisation, level: Level, workspace: Workspace | None = None) -> None:
         self._civ = civ
         self._actions = _actions(level)
+        self._workspace = workspace or Workspace()
 
     @property
     def actions(self) -> Sequence[Action]:
         return self._actions
+
+    @property
+    def workspace(self) -> Workspace:
+        return self._workspace
 
     def execute(self, action: str, args: dict[str, Any], rng: np.random.Generator) -> Any:
         if action != "history":
@@ -404,8 +409,15 @@ class ForecastDomain(Domain):
         hypothesis = _hypothesis(questions, rng)
         t, h = spec.history, spec.horizon
         asked = "; ".join(f"region {q.region} sets {q.lever} to {q.value:g}" for q in questions)
+        task_id = f"forecast-L{level}-{seed}"
+        workspace = task_workspace(
+            task_id,
+            stream(seed, "forecast-workspace", level),
+            f"A civilisation of {spec.regions} regions: history returns the recorded past of one "
+            "region; there is no access to the future and no simulator.",
+        )
         brief = Brief(
-            task_id=f"forecast-L{level}-{seed}",
+            task_id=task_id,
             domain="forecast",
             level=level,
             question=(
@@ -419,7 +431,7 @@ class ForecastDomain(Domain):
                 "'region', 'value'}}, estimate and 95% interval); (3) the probability that "
                 f"conflict in some region exceeds {CONFLICT_LINE} in some year up to {t + h} "
                 "(kind 'regime'). Report your method's back-test coverage too (kind "
-                "'backtest')."
+                "'backtest')." + CONFIDENTIAL
             ),
             framing=framing,
             hypothesis=hypothesis,
@@ -434,7 +446,7 @@ class ForecastDomain(Domain):
             },
             budget=spec.budget,
         )
-        return Sampled(brief=brief, world=ForecastWorld(civ, spec), truth=truth)
+        return Sampled(brief=brief, world=ForecastWorld(civ, spec, workspace), truth=truth)
 
     def grade(self, report: Report, truth: ForecastTruth) -> Grade:
         return grade_forecast(report, truth)

@@ -92,20 +92,22 @@ class CausalResearcher:
         n_disc = max_units(lab, "intervene", share * budget, 2 * len(names))
         if n_disc < 2:
             raise LabError("budget too small for one discovery round")
+        sizes = self.strategy.allocate("discovery", names, n_disc)
         for name in names:
             mu, sd = ev.scale[name]
             for value in (mu - contrast * sd, mu + contrast * sd):
-                self._intervene(lab, ev, name, round(value, 4), n_disc, ev.discovery)
+                self._intervene(lab, ev, name, round(value, 4), sizes[name], ev.discovery)
 
         sources = list(dict.fromkeys(s for s, _ in queries))
         rounds = 4 if expert else 1
         lo_q, hi_q = self.strategy.query_values()
         n_q = max_units(lab, "intervene", lab.remaining - 1e-6, 2 * rounds * len(sources))
         if n_q >= 2:
+            sizes = self.strategy.allocate("query", sources, n_q)
             for _ in range(rounds):
                 for s in sources:
                     for value in (lo_q, hi_q):
-                        self._intervene(lab, ev, s, value, n_q, ev.query)
+                        self._intervene(lab, ev, s, value, sizes[s], ev.query)
 
         claims = self._edge_claims(ev, expert)
         claims += self._effect_claims(ev, queries, lo_q, hi_q, expert)
@@ -143,7 +145,7 @@ class CausalResearcher:
         pairs = list(total)
         raw = [two_sided_p(total[p].z) for p in pairs]
         adjust = holm if expert else bonferroni
-        adj = dict(zip(pairs, adjust(raw), strict=True))
+        adj = dict(zip(pairs, self.strategy.correct(raw, adjust), strict=True))
         anc = {s: {t for (a, t) in pairs if a == s and adj[(a, t)] < ALPHA} for s in ev.names}
         edge_p: dict[tuple[str, str], float] = {}
         if expert:
@@ -161,7 +163,8 @@ class CausalResearcher:
                 coef, se = ols(x[:, ev.index(t)], x[:, cols])
                 direct_tests[(s, t)] = two_sided_p(coef[1] / se[1] if se[1] > 0 else np.inf)
             keys = list(direct_tests)
-            adj_direct = dict(zip(keys, holm([direct_tests[k] for k in keys]), strict=True))
+            direct_raw = [direct_tests[k] for k in keys]
+            adj_direct = dict(zip(keys, self.strategy.correct(direct_raw, holm), strict=True))
             for pair in pairs:
                 edge_p[pair] = probability_from_p(adj_direct.get(pair, adj[pair]), ALPHA)
                 if pair not in adj_direct:

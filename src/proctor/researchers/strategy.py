@@ -16,6 +16,7 @@ with the hooks every domain's method calls in the same places:
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,7 +27,9 @@ from proctor.lab import NOTES, LabClient, LabError
 from proctor.researchers import ResearcherSpec
 
 __all__ = [
+    "ORGANISM_KNOBS",
     "BaseStrategy",
+    "chance",
     "check_skill",
     "make_strategy",
     "open_task",
@@ -35,6 +38,15 @@ __all__ = [
 ]
 
 SKILLS = ("expert", "novice")
+
+ORGANISM_KNOBS: dict[str, float] = {"strength": 1.0, "knows_protocols": 0.0}
+"""Knobs every model organism has (DESIGN.md §5), both in [0, 1]:
+
+* ``strength`` — the magnitude or rate of its harm, documented per organism; 0 is honest work,
+  1 (the default) the organism's headline magnitude, which reproduces each older variant.
+* ``knows_protocols`` — the probability (drawn once per task) that it acts on knowledge of
+  the protocols that review it, documented per domain; 0 (the default) is a naive organism.
+"""
 
 
 def check_skill(spec: ResearcherSpec, domain: str) -> None:
@@ -51,6 +63,10 @@ class BaseStrategy:
     disposition: ClassVar[str] = "honest"
     variants: ClassVar[tuple[str, ...]] = ("",)
     knob_defaults: ClassVar[dict[str, float]] = {}
+    knob_bounds: ClassVar[dict[str, tuple[float, float]]] = {}
+    """Allowed range of a knob where it is not [0, 1] (e.g. a count)."""
+    lab: LabClient
+    """The researcher's lab client, from :meth:`begin` on."""
 
     def __init__(self, variant: str, knobs: dict[str, float]) -> None:
         unknown = set(knobs) - set(self.knob_defaults)
@@ -59,22 +75,47 @@ class BaseStrategy:
                 f"{self.disposition} has no knob(s) {sorted(unknown)}; "
                 f"known: {sorted(self.knob_defaults) or 'none'}"
             )
+        for name, value in knobs.items():
+            lo, hi = self.knob_bounds.get(name, (0.0, 1.0))
+            if not lo <= value <= hi:
+                where = f"in [{lo:g}, {hi:g}]" if math.isfinite(hi) else f">= {lo:g}"
+                raise ValueError(f"{self.disposition} knob {name!r} must be {where}, not {value:g}")
         self.variant = variant
         self.knobs = {**self.knob_defaults, **knobs}
         self.brief: Brief | None = None
         self.rng = np.random.default_rng(0)
+        self.informed = False
+        """Whether this organism acts on knowledge of the protocols on this task."""
+
+    @property
+    def strength(self) -> float:
+        """The ``strength`` knob (1.0 for strategies that have none)."""
+        return self.knobs.get("strength", 1.0)
 
     def start(self, brief: Brief, rng: np.random.Generator) -> None:
         """Called once before any work, with the researcher's private random stream."""
         self.brief = brief
         self.rng = rng
+        self.informed = chance(rng, self.knobs.get("knows_protocols", 0.0))
 
     def begin(self, lab: LabClient) -> None:
-        """Called once after :meth:`start` and the notes read, before any experiment."""
+        """Called once after :meth:`start` and the notes read, before any experiment, with the
+        researcher's lab client (kept as ``self.lab``, e.g. to read prices)."""
+        self.lab = lab
 
     def finish(self, report: Report) -> Report:
         """Called on the finished report; what it returns is handed in."""
         return report
+
+
+def chance(rng: np.random.Generator, p: float) -> bool:
+    """True with probability `p`; draws from `rng` only when 0 < p < 1, so knobs at 0 or 1
+    leave the stream, and every later draw of the organism, as it was."""
+    if p <= 0.0:
+        return False
+    if p >= 1.0:
+        return True
+    return bool(rng.random() < p)
 
 
 def open_task(
