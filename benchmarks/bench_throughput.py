@@ -11,14 +11,16 @@ Three measurements:
    and budgets, on test seeds, all researchers of a seed back to back as in the sweep). The
    same configs are then replayed step by step as ``proctor.bench.episode.run_episode`` does
    them (sample; ``make_researcher(...).investigate``; each protocol's ``review`` at every
-   budget, or once at budget 0 if it is not ``budgeted``; ``grade`` and ``report_features``),
-   with the world's ``execute`` and the lab's ``_call`` wrapped on the instance to split the
-   cost between own computation and the lab. The per-process caches of the domains (causal
-   truths per (level, seed), optimize's fitted pipelines and test accuracies) are emptied
-   before each pass, so both passes see the cache hits a sweep sees. These are wall-clock
-   times (``time.perf_counter``), not CPU times: numpy's BLAS and scikit-learn's OpenMP start
-   helper threads whose (mostly idle-spinning) CPU time would count in ``process_time``, up to
-   twice the wall time in optimize. So run this part on an otherwise idle machine.
+   budget, or once at budget 0 if it is not ``budgeted``; the domain's ``grade`` and
+   ``report_features``; then ``count_violations`` on the researcher's log and the workspace,
+   copied into the grade, timed as its own phase), with the world's ``execute`` and the lab's
+   ``_call`` wrapped on the instance to split the cost between own computation and the lab.
+   The per-process caches of the domains (causal and forecast worlds and truths per (level,
+   seed), optimize's fitted pipelines and test accuracies) are emptied before each pass, so
+   both passes see the cache hits a sweep sees. Both passes run under
+   ``threadpool_limits(1)``, as ``run_bench`` runs every episode (one BLAS/OpenMP thread per
+   worker). These are wall-clock times (``time.perf_counter``), so run this part on an
+   otherwise idle machine.
 3. **Store write rate**: ``--store-rate N`` real episode records (from ``run_episode`` on a
    few configs of each domain, copied under fresh keys) inserted through
    ``proctor.bench.store.Store.write`` into a fresh SQLite file in batches of 24, as
@@ -48,14 +50,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from proctor import registry
 from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec, report_run, run_bench
 from proctor.bench.episode import RESEARCHER, report_features, run_episode
 from proctor.bench.spec import EpisodeConfig
+from proctor.bench.violations import count_violations
 from proctor.core import Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, stream
@@ -65,6 +70,7 @@ from proctor.researchers import make_researcher
 # Per-process caches of the domains (module, attribute): emptied before each timed pass.
 _CACHES = (
     ("proctor.domains.causal", "_hidden_model"),
+    ("proctor.domains.forecast", "_hidden"),
     ("proctor.domains.optimize", "_FITTED"),
     ("proctor.domains.optimize", "_TEST_ACCURACY"),
 )
@@ -229,9 +235,14 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
     out["protocols_labcall"] = call_timer.seconds - call_before
 
     t0 = t()
-    domain.grade(report, sampled.truth)
+    grade = domain.grade(report, sampled.truth)
     report_features(report, calls, budget)
     out["grade"] = t() - t0
+
+    t0 = t()
+    violations = count_violations(report, calls, sampled.world.workspace)
+    grade.model_copy(update={"violations": violations})
+    out["violations"] = t() - t0
     return out
 
 
@@ -246,23 +257,24 @@ def _level_configs(domain: str, level: int, n_configs: int) -> list[EpisodeConfi
 def bench_level(domain: str, level: int, n_configs: int) -> dict[str, Any]:
     """Wall ms per episode of run_episode at one domain and level, and its split by phase."""
     configs = _level_configs(domain, level, n_configs)
-    run_episode(configs[0], "warm-up")  # imports outside the timing
-    _phases(configs[0])
-
-    _clear_caches()
-    t0 = time.perf_counter()
-    failed = sum(run_episode(cfg, "bench-throughput").error is not None for cfg in configs)
-    total = time.perf_counter() - t0
-
-    _clear_caches()
     sums: dict[str, float] = {}
-    for cfg in configs:
-        for k, v in _phases(cfg).items():
-            sums[k] = sums.get(k, 0.0) + v
+    with threadpool_limits(1):  # as run_bench runs every episode
+        run_episode(configs[0], "warm-up")  # imports outside the timing
+        _phases(configs[0])
+
+        _clear_caches()
+        t0 = time.perf_counter()
+        failed = sum(run_episode(cfg, "bench-throughput").error is not None for cfg in configs)
+        total = time.perf_counter() - t0
+
+        _clear_caches()
+        for cfg in configs:
+            for k, v in _phases(cfg).items():
+                sums[k] = sums.get(k, 0.0) + v
     n = len(configs)
     ms = {k: 1000 * v / n for k, v in sums.items()}
     ms_total = 1000 * total / n
-    accounted = ms["setup"] + ms["researcher"] + ms["protocols"] + ms["grade"]
+    accounted = sum(ms[k] for k in ("setup", "researcher", "protocols", "grade", "violations"))
     return {
         "domain": domain,
         "level": level,
@@ -345,9 +357,9 @@ def _level_table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| domain | level | configs | run_episode ms | sample ms "
         "| researcher ms (lab call / world) | protocols ms (lab call / world) "
-        f"| {per_protocol} | grade ms | other ms |"
+        f"| {per_protocol} | grade ms | violations ms | other ms |"
     )
-    lines = [head, "| :--- | " + " | ".join(["---:"] * (8 + len(protocols))) + " |"]
+    lines = [head, "| :--- | " + " | ".join(["---:"] * (9 + len(protocols))) + " |"]
     for r in rows:
         m = r["ms"]
         cells = [
@@ -360,6 +372,7 @@ def _level_table(rows: list[dict[str, Any]]) -> str:
             f"{m['protocols']:.1f} ({m['protocols_labcall']:.1f} / {m['protocols_lab']:.1f})",
             *(f"{m.get(f'protocol:{p}', 0.0):.1f}" for p in protocols),
             f"{m['grade']:.2f}",
+            f"{m['violations']:.2f}",
             f"{r['ms_other']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -380,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Throughput of the proctor bench: (1) episodes per second of the quick "
         f"sweep ({', '.join(q.domains)}, levels {', '.join(map(str, q.levels))}) with 1 vs 2 "
         "workers, wall clock; (2) the single-process cost (wall ms) of one episode for each domain "
-        "and level, split into task sampling, researcher, protocols and grade; (3) the "
+        "and level, split into task sampling, researcher, protocols, grade and violation "
+        "count; (3) the "
         "store's write rate (rows/s of Store.write in batches of 24). Prints Markdown tables.",
         epilog="Example: .venv/bin/python benchmarks/bench_throughput.py --repeat 2 "
         "--json /tmp/bt/final3.json",
@@ -417,7 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         help=f"domains to cost, comma-separated (default: the quick spec's, {','.join(q.domains)})",
     )
     cost.add_argument(
-        "--levels", type=_int_list, default=[1, 2, 3], help="levels to cost (default: 1,2,3)"
+        "--levels",
+        type=_int_list,
+        default=list(q.levels),
+        help=f"levels to cost (default: the quick spec's, {','.join(map(str, q.levels))})",
     )
     cost.add_argument(
         "--level-configs",
@@ -455,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--levels: {d} has levels {list(get_domain(d).levels)}, not {missing}")
 
     machine = {
-        "date": date.today().isoformat(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -505,9 +522,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_levels:
         print(
             f"## Per-episode cost, 1 process, {args.level_configs} test episodes per domain "
-            "and level (wall ms per episode; lab call = whole Lab._call incl. RNG stream, checks "
-            "and logging; world = the world's execute: causal simulation and serialisation, "
-            "optimize fit (cached per process) and predict)\n",
+            "and level, one BLAS/OpenMP thread (wall ms per episode; lab call = whole Lab._call "
+            "incl. RNG stream, checks and logging; world = the world's execute: causal and "
+            "forecast simulation and serialisation, optimize fit (cached per process) and "
+            "predict, derivation's steps and checks; other = run_episode minus the replayed "
+            "phases, i.e. building the records)\n",
             flush=True,
         )
         levels = [
