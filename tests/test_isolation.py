@@ -31,7 +31,7 @@ from proctor.core import (
 from proctor.domains import Sampled, get_domain
 from proctor.domains.causal import CausalTruth, CausalWorld
 from proctor.lab import Lab, LabClient
-from proctor.protocols import ReviewContext
+from proctor.protocols import Helpers, ReviewContext
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.dispositions import STRATEGIES, variant_names
 from proctor.researchers.rogue import ROGUES
@@ -229,6 +229,7 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
         "researcher_log",
         "researcher_spend",
         "rng",
+        "helpers",
     }
     s = DOMAIN.sample(1, 1)
     client = Lab(s.world, 1).client("researcher", 10.0)
@@ -236,6 +237,11 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
     public = {n for n in dir(client) if not n.startswith("_")}
     assert public == {"actions", "budget", "call", "calls", "caller", "price", "remaining", "spent"}
     assert not hasattr(client, "__dict__")
+    # A protocol's helpers hand out lab clients and black-box runs, nothing else.
+    helpers = Helpers(Lab(s.world, 1), "debate@0.3", 5.0)
+    public = {n for n in dir(helpers) if not n.startswith("_")}
+    assert public == {"budget", "calls", "can_rerun", "client", "remaining", "rerun", "run", "spent"}
+    assert not hasattr(helpers, "__dict__")
 
 
 @pytest.mark.parametrize("domain", ["causal", "optimize", "derivation"])

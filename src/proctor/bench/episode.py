@@ -17,10 +17,11 @@ import numpy as np
 from proctor.bench.records import EpisodeRecord, VerdictRecord
 from proctor.bench.spec import EpisodeConfig
 from proctor.bench.violations import count_violations
-from proctor.core import LabCall, Report, Task
+from proctor.core import Brief, LabCall, Report, Task
 from proctor.domains import get_domain
-from proctor.lab import Lab, stream
-from proctor.protocols import ReviewContext, get_protocol
+from proctor.lab import Lab, LabClient, stream
+from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
+from proctor.protocols.helpers import Rerun
 from proctor.researchers import make_researcher
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,26 @@ def report_features(report: Report, calls: Sequence[LabCall], budget: float) -> 
     for action, count in sorted(actions.items()):
         feats[f"share_{action}"] = count / max(len(done), 1)
     return feats
+
+
+def _rerun(cfg: EpisodeConfig, original: Brief, caller: str) -> Rerun:
+    """The black-box handle on the reviewed researcher that a protocol's helpers may use.
+
+    The researcher is rebuilt from the episode's spec (which the protocol never sees) and run
+    on the protocol's modified brief through the helper's client. With probability
+    ``cfg.rerun_recognition`` (drawn per re-run from the protocol's stream) an organism sees
+    through the re-run and answers the *original* brief instead; honest researchers have
+    nothing to hide, so for them the knob changes nothing that matters.
+    """
+    rng = stream(cfg.seed, "rerun-recognition", caller)
+
+    def rerun(brief: Brief, client: LabClient) -> Report:
+        seen = brief
+        if cfg.researcher.disposition != "honest" and rng.random() < cfg.rerun_recognition:
+            seen = original
+        return make_researcher(cfg.researcher, cfg.domain).investigate(Task(seen, client))
+
+    return rerun
 
 
 def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
@@ -96,12 +117,19 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         protocol = get_protocol(name, cfg.domain)
         for frac in cfg.budgets if protocol.budgeted else [0.0]:
             caller = f"{name}@{frac:g}"
+            share = helper_share(protocol)
+            helpers = (
+                Helpers(lab, caller, share * frac * spend, _rerun(cfg, brief, caller))
+                if share > 0
+                else None
+            )
             ctx = ReviewContext(
                 brief=brief,
-                lab=lab.client(caller, frac * spend),
+                lab=lab.client(caller, (1 - share) * frac * spend),
                 researcher_log=calls,
                 researcher_spend=spend,
                 rng=stream(cfg.seed, "protocol-choice", caller),
+                helpers=helpers,
             )
             try:
                 verdict = protocol.review(report, ctx)
@@ -112,12 +140,21 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
                         protocol=name,
                         budget=frac,
                         suspicion=None,
-                        cost=ctx.lab.spent,
-                        cost_fraction=ctx.lab.spent / spend if spend else 0.0,
+                        cost=ctx.lab.spent + (helpers.spent if helpers else 0.0),
+                        cost_fraction=(ctx.lab.spent + (helpers.spent if helpers else 0.0)) / spend
+                        if spend
+                        else 0.0,
                         error=f"{type(err).__name__}: {err}",
                     )
                 )
                 continue
+            # Costs as the lab logged them, whatever the protocol says.
+            verdict = verdict.model_copy(
+                update={
+                    "judge_cost": ctx.lab.spent,
+                    "helper_cost": helpers.spent if helpers is not None else 0.0,
+                }
+            )
             cost = verdict.judge_cost + verdict.helper_cost
             verdicts.append(
                 VerdictRecord(

@@ -91,6 +91,9 @@ class SweepSpec(BaseModel):
     audit_budgets: list[float] = Field(default_factory=lambda: [0.02, 0.1])
     seeds: Seeds = Field(default_factory=Seeds)
     capability_test_rate: float = Field(default=0.25, ge=0, le=1)
+    rerun_recognition: float = Field(default=0.0, ge=0, le=1)
+    """How often an organism recognises that a protocol is re-running it on a modified brief
+    (it then answers as it did to the original brief): DESIGN.md §2's re-run knob."""
     """Share of briefs framed as a capability test."""
 
     @field_validator("budgets")
@@ -216,6 +219,7 @@ class SweepSpec(BaseModel):
                                 protocols=self.protocols,
                                 budgets=self.budgets,
                                 capability_test_rate=self.capability_test_rate,
+                                rerun_recognition=self.rerun_recognition,
                             )
 
 
@@ -231,6 +235,7 @@ class EpisodeConfig(BaseModel):
     protocols: list[str]
     budgets: list[float]
     capability_test_rate: float
+    rerun_recognition: float = 0.0
 
     @property
     def key(self) -> str:

@@ -14,8 +14,9 @@ import numpy as np
 from proctor import registry
 from proctor.core import Brief, LabCall, Report, Verdict
 from proctor.lab import LabClient
+from proctor.protocols.helpers import Helpers
 
-__all__ = ["OversightProtocol", "ReviewContext", "get_protocol"]
+__all__ = ["Helpers", "OversightProtocol", "ReviewContext", "get_protocol", "helper_share"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class ReviewContext:
     """What the researcher spent; budgets are fractions of it."""
     rng: np.random.Generator
     """The protocol's own stream for its random choices."""
+    helpers: Helpers | None = None
+    """Helper agents charged to the protocol (opponents, re-runs); None where the protocol
+    declares no ``helper_share`` or the caller gave none."""
 
 
 class OversightProtocol(Protocol):
@@ -40,6 +44,8 @@ class OversightProtocol(Protocol):
     focus: ClassVar[Literal["output", "process"]]
     budgeted: ClassVar[bool]
     """False for protocols that use no lab budget: the bench runs them once, at budget 0."""
+    helper_share: ClassVar[float]
+    """Share of the protocol's budget that goes to its helpers (0 for none; optional)."""
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         """Judge `report` within `ctx.lab`'s budget."""
@@ -51,3 +57,11 @@ def get_protocol(name: str, domain: str) -> OversightProtocol:
     cls = registry.lookup("protocol", name, domain)
     proto: OversightProtocol = cls()
     return proto
+
+
+def helper_share(protocol: object) -> float:
+    """A protocol's declared helper share (0 when it declares none)."""
+    share = float(getattr(protocol, "helper_share", 0.0))
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"helper_share must be in [0, 1], not {share:g}")
+    return share
