@@ -240,7 +240,16 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
     # A protocol's helpers hand out lab clients and black-box runs, nothing else.
     helpers = Helpers(Lab(s.world, 1), "debate@0.3", 5.0)
     public = {n for n in dir(helpers) if not n.startswith("_")}
-    assert public == {"budget", "calls", "can_rerun", "client", "remaining", "rerun", "run", "spent"}
+    assert public == {
+        "budget",
+        "calls",
+        "can_rerun",
+        "client",
+        "remaining",
+        "rerun",
+        "run",
+        "spent",
+    }
     assert not hasattr(helpers, "__dict__")
 
 

@@ -37,6 +37,7 @@ from proctor.bench.metrics import (
     usefulness,
 )
 from proctor.bench.records import EpisodeRecord, MetricRow
+from proctor.bench.transfer import transfer_rows
 from proctor.core import Evaluability
 from proctor.gate import (
     COMBINED,
@@ -313,6 +314,7 @@ def summarise(
             pooled = _Ctx(backend, domain, evaluability, None, n_resamples, seed, lookup)
             d_test = [ep for ep in d_eps if not _failed(ep) and ep.role == "test"]
             rows += _giveaway_rows(pooled, d_test)
+        rows += _transfer_rows(backend, valid, thresholds, lookup, n_resamples, seed)
     rows.sort(key=_row_order)
     logger.info("summarised %d episodes into %d rows", len(ordered), len(rows))
     return rows
@@ -453,6 +455,44 @@ def _gate_rows(
                     )
                 )
     return rows
+
+
+def _transfer_rows(
+    backend: str,
+    valid: Sequence[EpisodeRecord],
+    thresholds: dict[float, dict[tuple[str, int, str], GateThreshold]],
+    lookup: _Verdicts,
+    n_resamples: int,
+    seed: int,
+) -> list[MetricRow]:
+    """Easy-to-hard and checkable-to-uncheckable transfer (:mod:`proctor.bench.transfer`)."""
+    keys = {k.key: k for k in _keys(valid)}
+    evaluability = {ep.domain: ep.evaluability for ep in valid}
+
+    def make_row(
+        domain: str,
+        level: int,
+        key: str,
+        metric: str,
+        est: Estimate,
+        disposition: str,
+        audit_budget: float,
+        note: str,
+    ) -> MetricRow:
+        ctx = _Ctx(backend, domain, evaluability[domain], level, n_resamples, seed, lookup)
+        return ctx.row(
+            metric,
+            est,
+            key=keys[key],
+            disposition=disposition,
+            audit_budget=audit_budget,
+            note=note,
+        )
+
+    test = [ep for ep in valid if ep.role == "test"]
+    return transfer_rows(
+        test, thresholds, lookup.suspicion, make_row, n_resamples=n_resamples, seed=seed
+    )
 
 
 def _giveaway_rows(ctx: _Ctx, test: Sequence[EpisodeRecord]) -> list[MetricRow]:

@@ -88,6 +88,15 @@ CAPTIONS: dict[str, str] = {
         "history, against their expectation over the hidden futures. The gap between the "
         "first column and the others is how far back-test skill overstates true skill."
     ),
+    "transfer": (
+        "Does oversight calibrated where it is easy carry over? Thresholds calibrated on level "
+        "1 (easy-to-hard) or on a checkable domain at the same level (checkable-to-uncheckable: "
+        "causal or optimize to forecast) are applied to the target's test episodes. Each "
+        "organism cell reads 'transferred catch rate (catch rate with the target's own "
+        "thresholds)'; the false-alarm column is the share of the target's honest test reports "
+        "the transferred threshold flags. Share recovered = transferred / native is in "
+        "summary.json."
+    ),
     "cost": (
         "Protocol spend (judge plus helper lab calls) as a fraction of the researcher's spend: "
         "0.10 means the protocol spent a tenth of what the researcher did."
@@ -356,6 +365,72 @@ def _backtest_tables(rows: Sequence[MetricRow]) -> list[Table]:
     return tables
 
 
+HONEST = "honest"
+TRANSFER_PREFIXES = (
+    "transfer_catch_rate:",
+    "native_catch_rate:",
+    "transfer_share_recovered:",
+    "transfer_false_alarm:",
+)
+
+
+def _is_transfer(row: MetricRow) -> bool:
+    return row.metric.startswith(TRANSFER_PREFIXES)
+
+
+def _with_interval(row: MetricRow) -> str:
+    """'value [lo, hi] n=N' without the row's note (the table's title says where it is from)."""
+    text = fmt_num(row.value)
+    if has_value(row) and row.lo is not None and row.hi is not None:
+        text += f" [{fmt_num(row.lo)}, {fmt_num(row.hi)}]"
+    return f"{text} n={row.n}"
+
+
+def _transfer_tables(rows: Sequence[MetricRow]) -> list[Table]:
+    """One table per (source, target domain and level, audit budget): rows protocol@budget,
+    columns the false-alarm rate and each organism's transferred (native) catch rate."""
+    groups: dict[tuple[str, str, int | None, float | None], list[MetricRow]] = {}
+    for r in rows:
+        source = r.metric.partition(":")[2]
+        groups.setdefault((source, r.domain, r.level, r.audit_budget), []).append(r)
+    tables = []
+    for (source, domain, level, budget), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0, kv[0][3] or 0.0)
+    ):
+        cells = {
+            (r.protocol, r.budget, r.disposition, r.metric.partition(":")[0]): r for r in group
+        }
+        keys = sorted({(r.protocol, r.budget) for r in group}, key=lambda k: protocol_key(*k))
+        organisms = sorted(
+            {r.disposition for r in group if r.disposition and r.disposition != HONEST},
+            key=disposition_key,
+        )
+        body = []
+        for protocol, b in keys:
+            alarm = cells.get((protocol, b, HONEST, "transfer_false_alarm"))
+            line = [protocol_label(protocol, b), _with_interval(alarm) if alarm else ""]
+            for org in organisms:
+                moved = cells.get((protocol, b, org, "transfer_catch_rate"))
+                own = cells.get((protocol, b, org, "native_catch_rate"))
+                text = _with_interval(moved) if moved else ""
+                if own is not None:
+                    text += f" ({fmt_num(own.value)})"
+                line.append(text)
+            body.append(line)
+        title = (
+            f"{source.replace('_', ' ')} → {domain} {level_label(level)} · audit budget "
+            f"{fmt_budget(budget) if budget is not None else '—'}"
+        )
+        tables.append(
+            Table(
+                title,
+                ["protocol@budget", "false alarm", *map(disposition_label, organisms)],
+                body,
+            )
+        )
+    return tables
+
+
 def _other_table(rows: Sequence[MetricRow]) -> list[Table]:
     if not rows:
         return []
@@ -407,8 +482,13 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
     catch = [r for r in rows if r.metric == "catch_rate"]
     cost = [r for r in rows if r.metric == _COST_METRIC]
     giveaway = [r for r in rows if r.metric == GIVEAWAY_METRIC]
-    claims = [r for r in rows if _is_claim_quality(r)]
-    other = [r for r in rows if r.metric not in _TABLED_METRICS and not _is_claim_quality(r)]
+    transfer = [r for r in rows if _is_transfer(r)]
+    claims = [r for r in rows if _is_claim_quality(r) and not _is_transfer(r)]
+    other = [
+        r
+        for r in rows
+        if r.metric not in _TABLED_METRICS and not _is_claim_quality(r) and not _is_transfer(r)
+    ]
 
     catch_tables: list[Table] = []
     for budget in audit_budgets(catch):
@@ -428,6 +508,10 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
         ),
         Section("cost", "Cost", CAPTIONS["cost"], _protocol_tables(cost)),
     ]
+    if transfer:
+        sections.append(
+            Section("transfer", "Transfer", CAPTIONS["transfer"], _transfer_tables(transfer))
+        )
     backtest = _backtest_tables(claims)
     if backtest:
         sections.insert(
