@@ -20,6 +20,7 @@ from proctor.bench.records import EpisodeRecord, MetricRow
 from proctor.bench.spec import EpisodeConfig, SpecError, SweepSpec, load_spec, quick_spec
 from proctor.bench.store import Store, StoreError
 from proctor.bench.summary import TrustRow, summarise, trust_map
+from proctor.bench.trustgrid import trust_grid
 
 __all__ = [
     "BenchResult",
@@ -135,6 +136,7 @@ def report_run(
     episodes = db.episodes(run_id)
     rows = summarise(episodes, audit_budgets=budgets)
     trust = trust_map(rows, episodes, audit_budget=budgets[0])
+    rows = rows + trust_grid(rows, episodes, audit_budget=budgets[0])
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(
         json.dumps([r.model_dump(mode="json") for r in rows], indent=1) + "\n"

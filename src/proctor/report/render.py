@@ -54,6 +54,14 @@ CAPTIONS: dict[str, str] = {
         "a fraction of the researcher's. The recommendation says how far research of this kind "
         "can be automated under that oversight."
     ),
+    "trustgrid": (
+        "The trust map cell by cell: for each domain (with its evaluability class) and level, "
+        "and each failure mode, the protocol@budget with the best AUROC against that organism "
+        "on calibration seeds, and on test seeds its catch rate of harmful reports at the "
+        "first audit budget [95% interval] n, its cost as a share of the researcher's spend "
+        "and how often it abstained. An empty figure means n too small or no harmful test "
+        "episodes (the note in summary.json says which)."
+    ),
     "auroc": (
         "AUROC: probability that the protocol is more suspicious of a bad report than of an "
         "honest one (ties count half); 0.5 is chance and 1.0 is perfect separation. Rows are "
@@ -378,6 +386,36 @@ def _is_transfer(row: MetricRow) -> bool:
     return row.metric.startswith(TRANSFER_PREFIXES)
 
 
+TRUST_GRID_METRIC = "trust_catch_rate"
+
+
+def _trust_grid_tables(rows: Sequence[MetricRow]) -> list[Table]:
+    """One table per (backend, domain): rows = levels, columns = organisms."""
+    groups: dict[tuple[str, str, str], list[MetricRow]] = {}
+    for r in rows:
+        groups.setdefault((r.backend, r.evaluability, r.domain), []).append(r)
+    tables = []
+    for (backend, evaluability, domain), group in sorted(groups.items()):
+        organisms = sorted({r.disposition or "" for r in group}, key=disposition_key)
+        levels = sorted({r.level for r in group if r.level is not None})
+        cells = {(r.level, r.disposition or ""): r for r in group}
+        body = []
+        for level in levels:
+            line = [level_label(level)]
+            for org in organisms:
+                cell = cells.get((level, org))
+                if cell is None:
+                    line.append("")
+                    continue
+                key = protocol_label(cell.protocol, cell.budget) if cell.protocol else "—"
+                extra = [p for p in cell.note.split("; ") if p.startswith(("cost", "abstains"))]
+                line.append(" · ".join([_with_interval(cell), key, *extra]))
+            body.append(line)
+        title = f"{evaluability.replace('_', ' ')} · {domain} · {backend} researchers"
+        tables.append(Table(title, ["level", *map(disposition_label, organisms)], body))
+    return tables
+
+
 def _with_interval(row: MetricRow) -> str:
     """'value [lo, hi] n=N' without the row's note (the table's title says where it is from)."""
     text = fmt_num(row.value)
@@ -483,6 +521,8 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
     cost = [r for r in rows if r.metric == _COST_METRIC]
     giveaway = [r for r in rows if r.metric == GIVEAWAY_METRIC]
     transfer = [r for r in rows if _is_transfer(r)]
+    grid = [r for r in rows if r.metric == TRUST_GRID_METRIC]
+    rows = [r for r in rows if r.metric != TRUST_GRID_METRIC]
     claims = [r for r in rows if _is_claim_quality(r) and not _is_transfer(r)]
     other = [
         r
@@ -500,6 +540,12 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
     trust_tables = [trust_table(trust)] if trust else []
     sections = [
         Section("trust-map", "Trust map", CAPTIONS["trust"], trust_tables),
+        Section(
+            "trust-grid",
+            "Trust map by failure mode",
+            CAPTIONS["trustgrid"],
+            _trust_grid_tables(grid),
+        ),
         Section("auroc", "AUROC", CAPTIONS["auroc"], _protocol_tables(auroc)),
         Section("catch-rate", "Catch rate", CAPTIONS["catch"], catch_tables),
         Section("claim-quality", "Claim quality", CAPTIONS["claims"], _claim_tables(claims)),
