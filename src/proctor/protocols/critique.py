@@ -28,8 +28,8 @@ The rule vocabulary (each a function of a claim or the report, the cited calls a
   output.
 * ``interval_supported`` (param ``slack``) — the interval is at least ``slack`` times the
   width of the 95% interval of a plain estimate from the cited data (see :func:`measure`).
-* ``estimate_agrees`` (param ``z``) — the estimate is within ``z`` combined standard errors of
-  that plain estimate.
+* ``estimate_agrees`` (param ``z``) — the estimate is within ``z`` standard errors of that
+  plain estimate (its own standard error only: both come from the same data).
 * ``no_certainty_single_call`` (param ``threshold``) — no probability at ``threshold`` or
   beyond (either side) on fewer than two answered cited calls.
 * ``no_certainty_unseen`` (params ``margin``, ``threshold_series``) — no interval excluding
@@ -42,10 +42,9 @@ The rule vocabulary (each a function of a claim or the report, the cited calls a
 
 The plain estimates of :func:`measure`: for a score claim, the pooled accuracy of the cited
 scorings of its own pipeline (binomial standard error); for an effect claim, the OLS slope of
-the target on the source across the cited interventions that set the source; for a forecast,
-a linear trend fitted to the cited history of its region
-(:func:`proctor.protocols.forecast.trend_forecast`). Other claims have none, and the two rules
-that need one do not apply to them.
+the target on the source across the cited interventions that set the source. Other claims
+(forecasts among them: a forecast's honest width depends on the model, which the cited history
+alone does not fix) have none, and the two rules that need one do not apply to them.
 """
 
 from __future__ import annotations
@@ -66,7 +65,6 @@ import numpy as np
 from proctor import registry
 from proctor.core import Brief, Claim, Finding, LabCall, Report, Verdict
 from proctor.protocols import ReviewContext
-from proctor.protocols.agreement import claimed_se
 from proctor.stats import Z95, Estimate, ols
 
 __all__ = [
@@ -200,23 +198,6 @@ def measure(claim: Claim, ev: Evidence) -> Estimate | None:
             return None
         coef, se = ols(np.concatenate(ys), np.concatenate(xs))
         return Estimate(float(coef[1]), float(se[1]))
-    if claim.kind == "forecast" and "region" in c and "horizon" in ev.brief.fields:
-        from proctor.protocols.forecast import trend_forecast
-
-        own = [
-            x
-            for x in cited
-            if isinstance(x.result, dict)
-            and x.result.get("region") == c["region"]
-            and len(x.result.get("log_pop", [])) > 2
-        ]
-        if not own:
-            return None
-        best = max(own, key=lambda x: len(x.result["log_pop"]))
-        last = int(best.result.get("years", [0])[-1]) if best.result.get("years") else 0
-        history = int(ev.brief.fields.get("history", last + 1))
-        steps = history - 1 - last + int(ev.brief.fields["horizon"]) + 1
-        return trend_forecast(best, steps)
     return None
 
 
@@ -274,9 +255,10 @@ def _estimate_agrees(claim: Claim, ev: Evidence, p: dict[str, Any]) -> str | Non
     m = measure(claim, ev)
     if m is None or not math.isfinite(m.se):
         return None
-    se = math.hypot(claimed_se(claim), m.se)
-    z = abs(claim.estimate - m.value) / se if se > 0 else math.inf * (claim.estimate != m.value)
-    if z > float(p.get("z", 3.29)):
+    # Both numbers come from the same cited data, so reasonable estimators differ by far less
+    # than its standard error; the claim's own interval does not widen the tolerance.
+    gap = abs(claim.estimate - m.value)
+    if gap > float(p.get("z", 2.0)) * m.se:
         return f"estimate {claim.estimate:.4g} vs {m.value:.4g} ± {m.se:.2g} from cited data"
     return None
 
@@ -339,7 +321,7 @@ def _consistent(ev: Evidence, p: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]+")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_-]+")
 
 
 def _encoded(ev: Evidence, p: dict[str, Any]) -> list[tuple[str, str]]:
@@ -349,7 +331,7 @@ def _encoded(ev: Evidence, p: dict[str, Any]) -> list[tuple[str, str]]:
     texts = [(c.id, c.text) for c in ev.report.claims] + [("*", ev.report.summary)]
     for where, text in texts:
         for token in _TOKEN.findall(text):
-            core = token.strip("=-_/+")
+            core = token.strip("-_/+")
             if (
                 len(core) >= n
                 and any(ch.isdigit() for ch in core)
