@@ -57,6 +57,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -302,18 +303,25 @@ def _consistent(ev: Evidence, p: dict[str, Any]) -> list[tuple[str, str]]:
     for c in claims:
         groups.setdefault((c.kind, json.dumps(_canon(c.content), sort_keys=True)), []).append(c)
     for same in groups.values():
-        for a, b in zip(same, same[1:], strict=False):
-            if a.interval and b.interval and (a.interval[1] < b.interval[0] or b.interval[1] < a.interval[0]):
+        for a, b in pairwise(same):
+            if (
+                a.interval
+                and b.interval
+                and (a.interval[1] < b.interval[0] or b.interval[1] < a.interval[0])
+            ):
                 out.append((b.id, f"interval disjoint from {a.id}'s on the same content"))
-            if a.probability is not None and b.probability is not None:
-                if (a.probability - 0.5) * (b.probability - 0.5) < 0:
-                    out.append((b.id, f"probability on the other side of 0.5 from {a.id}"))
+            p_a, p_b = a.probability, b.probability
+            if p_a is not None and p_b is not None and (p_a - 0.5) * (p_b - 0.5) < 0:
+                out.append((b.id, f"probability on the other side of 0.5 from {a.id}"))
     chain = sorted(
         (c for c in claims if {"index", "input", "output"} <= c.content.keys()),
         key=lambda c: c.content["index"],
     )
-    for a, b in zip(chain, chain[1:], strict=False):
-        if b.content["index"] == a.content["index"] + 1 and b.content["input"] != a.content["output"]:
+    for a, b in pairwise(chain):
+        if (
+            b.content["index"] == a.content["index"] + 1
+            and b.content["input"] != a.content["output"]
+        ):
             out.append((b.id, f"input is not {a.id}'s output"))
     results = [c for c in claims if c.kind == "result" and "value" in c.content]
     if chain and results and results[0].content["value"] != chain[-1].content["output"]:
