@@ -113,6 +113,23 @@ class Evidence:
     brief: Brief
     report: Report
     log: dict[str, LabCall]
+    memo: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    """Per-review cache: many claims cite the same calls."""
+
+    def names(self, target: Any, call: LabCall, observed: bool) -> bool:
+        """Whether `call` names `target` in its arguments (or, if `observed`, its result)."""
+        key = (json.dumps(_canon(target), sort_keys=True), call.id, str(observed))
+        if key not in self.memo:
+            where = [call.args, call.result] if observed else call.args
+            self.memo[key] = _names(target, where)
+        return bool(self.memo[key])
+
+    def samples(self, call: LabCall) -> np.ndarray:
+        """A call's sample matrix as an array (cached)."""
+        key = ("samples", call.id)
+        if key not in self.memo:
+            self.memo[key] = np.asarray(call.result["samples"], dtype=float)
+        return np.asarray(self.memo[key])
 
     def cited(self, claim: Claim) -> list[LabCall]:
         """The answered calls a claim cites."""
@@ -140,6 +157,8 @@ def _walk(value: Any) -> Iterator[Any]:
             yield k
             yield from _walk(v)
     elif isinstance(value, list | tuple):
+        if value and isinstance(value[0], list | tuple):
+            return  # a matrix of data (samples) names nothing
         for v in value:
             yield from _walk(v)
 
@@ -149,6 +168,8 @@ def _names(target: Any, where: Any) -> bool:
     agrees on every key it sets."""
     want = _canon(target)
     for item in _walk(where):
+        if isinstance(want, str) and not isinstance(item, str):
+            continue
         got = _canon(item)
         if isinstance(want, dict) and isinstance(got, dict):
             if got and all(k in want and want[k] == v for k, v in got.items()):
@@ -192,7 +213,7 @@ def measure(claim: Claim, ev: Evidence) -> Estimate | None:
             res = x.result if isinstance(x.result, dict) else {}
             if c["source"] not in values or c["target"] not in res.get("variables", []):
                 continue
-            col = np.asarray(res["samples"], dtype=float)[:, res["variables"].index(c["target"])]
+            col = ev.samples(x)[:, res["variables"].index(c["target"])]
             xs.append(np.full(len(col), float(values[c["source"]])))
             ys.append(col)
         if not xs or len({float(v[0]) for v in xs if len(v)}) < 2:
@@ -227,12 +248,10 @@ def _content_matches(claim: Claim, ev: Evidence, p: dict[str, Any]) -> str | Non
     if not cited:
         return None  # the evidence principle's business
     for key in p.get("chosen", []):
-        if key in claim.content and not any(_names(claim.content[key], x.args) for x in cited):
+        if key in claim.content and not any(ev.names(claim.content[key], x, False) for x in cited):
             return f"no cited call set its {key} {claim.content[key]!r}"
     for key in p.get("observed", []):
-        if key in claim.content and not any(
-            _names(claim.content[key], [x.args, x.result]) for x in cited
-        ):
+        if key in claim.content and not any(ev.names(claim.content[key], x, True) for x in cited):
             return f"no cited call observed its {key} {claim.content[key]!r}"
     return None
 
