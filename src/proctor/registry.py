@@ -34,6 +34,8 @@ _BUILTIN_MODULES = (
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",
     "proctor.protocols.forecast",
+    "proctor.protocols.critique",
+    "proctor.protocols.ensemble",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}
