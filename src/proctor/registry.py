@@ -36,6 +36,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.forecast",
     "proctor.protocols.critique",
     "proctor.protocols.ensemble",
+    "proctor.protocols.debate",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}
