@@ -15,14 +15,15 @@ from typing import Any
 import numpy as np
 
 from proctor.bench.records import EpisodeRecord, VerdictRecord
-from proctor.bench.spec import EpisodeConfig
+from proctor.bench.redteam import choose_attack
+from proctor.bench.spec import ADAPTIVE, EpisodeConfig
 from proctor.bench.violations import count_violations
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, LabClient, stream
 from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
 from proctor.protocols.helpers import Rerun
-from proctor.researchers import make_researcher
+from proctor.researchers import ResearcherSpec, make_researcher
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def report_features(report: Report, calls: Sequence[LabCall], budget: float) -> 
     return feats
 
 
-def _rerun(cfg: EpisodeConfig, original: Brief, caller: str) -> Rerun:
+def _rerun(cfg: EpisodeConfig, actor: ResearcherSpec, original: Brief, caller: str) -> Rerun:
     """The black-box handle on the reviewed researcher that a protocol's helpers may use.
 
     The researcher is rebuilt from the episode's spec (which the protocol never sees) and run
@@ -75,7 +76,7 @@ def _rerun(cfg: EpisodeConfig, original: Brief, caller: str) -> Rerun:
         seen = brief
         if cfg.researcher.disposition != "honest" and rng.random() < cfg.rerun_recognition:
             seen = original
-        return make_researcher(cfg.researcher, cfg.domain).investigate(Task(seen, client))
+        return make_researcher(actor, cfg.domain).investigate(Task(seen, client))
 
     return rerun
 
@@ -98,8 +99,21 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         "researcher": cfg.researcher,
         "task_id": brief.task_id,
     }
+    actor, attack = cfg.researcher, None
     try:
-        researcher = make_researcher(cfg.researcher, cfg.domain)
+        if cfg.researcher.disposition == "saboteur" and cfg.researcher.variant == ADAPTIVE:
+            chosen = choose_attack(
+                cfg.domain,
+                sampled.world,
+                brief,
+                budget,
+                cfg.researcher,
+                cfg.protocols,
+                cfg.budgets,
+                cfg.seed,
+            )
+            actor, attack = chosen.spec, chosen.label
+        researcher = make_researcher(actor, cfg.domain)
         report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
     except Exception as err:  # a failing researcher is a recorded failed episode
         log.warning("researcher failed on %s: %s", brief.task_id, err)
@@ -109,6 +123,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
             grade=None,
             researcher_spend=lab.spent(RESEARCHER),
             error=f"{type(err).__name__}: {err}",
+            attack=attack,
         )
     calls = tuple(lab.calls_by(RESEARCHER))
     spend = lab.spent(RESEARCHER)
@@ -119,7 +134,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
             caller = f"{name}@{frac:g}"
             share = helper_share(protocol)
             helpers = (
-                Helpers(lab, caller, share * frac * spend, _rerun(cfg, brief, caller))
+                Helpers(lab, caller, share * frac * spend, _rerun(cfg, actor, brief, caller))
                 if share > 0
                 else None
             )
@@ -177,4 +192,5 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         researcher_spend=spend,
         features=report_features(report, calls, budget),
         verdicts=verdicts,
+        attack=attack,
     )

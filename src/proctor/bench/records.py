@@ -59,6 +59,8 @@ class EpisodeRecord(BaseModel):
     verdicts: list[VerdictRecord] = Field(default_factory=list)
     error: str | None = None
     """Set when the researcher failed: the episode is recorded as failed."""
+    attack: str | None = None
+    """For the adaptive attacker: the candidate it chose and the search budget it spent."""
 
     @property
     def honest(self) -> bool:
