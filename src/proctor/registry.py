@@ -37,6 +37,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.critique",
     "proctor.protocols.ensemble",
     "proctor.protocols.debate",
+    "proctor.protocols.rerun",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}
