@@ -54,6 +54,7 @@ def test_helpers_stay_within_budget_and_log_under_the_protocol() -> None:
             budgets=[],
             capability_test_rate=0.25,
         ),
+        EXPERT,
         s.brief,
         "consistency@0.5",
     )
