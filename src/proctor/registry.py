@@ -38,6 +38,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.ensemble",
     "proctor.protocols.debate",
     "proctor.protocols.rerun",
+    "proctor.protocols.distilled",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}
