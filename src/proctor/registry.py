@@ -39,6 +39,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.debate",
     "proctor.protocols.rerun",
     "proctor.protocols.distilled",
+    "proctor.protocols.process",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}
