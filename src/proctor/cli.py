@@ -258,11 +258,13 @@ def list_(what: str) -> None:
             click.echo(f"{domain}: backends {backends}")
             click.echo(f"{domain}: dispositions {', '.join(variant_names(domain))}")
     else:
-        for name in registry.names("protocol"):
+        names = registry.names("protocol")
+        width = max(map(len, names), default=0)
+        for name in names:
             domains = [d for d in registry.names("domain") if registry.applies("protocol", name, d)]
             cls = registry.lookup("protocol", name, domains[0]) if domains else None
-            focus = getattr(cls, "focus", "?")
-            click.echo(f"{name:12} {focus:8} domains: {', '.join(domains)}")
+            focus = f"{getattr(cls, 'focus', '?')}-focused"
+            click.echo(f"{name:{width}}  {focus:15} domains: {', '.join(domains)}")
 
 
 if __name__ == "__main__":
