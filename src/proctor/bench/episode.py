@@ -130,7 +130,9 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
     verdicts = []
     for name in cfg.protocols:
         protocol = get_protocol(name, cfg.domain)
-        for frac in cfg.budgets if protocol.budgeted else [0.0]:
+        fixed = getattr(protocol, "fixed_budget", None)
+        fracs = cfg.protocol_budgets.get(name, cfg.budgets)
+        for frac in [fixed] if fixed else fracs if protocol.budgeted else [0.0]:
             caller = f"{name}@{frac:g}"
             share = helper_share(protocol)
             helpers = (

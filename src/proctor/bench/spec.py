@@ -91,6 +91,10 @@ class SweepSpec(BaseModel):
     protocols: list[str] = Field(default_factory=lambda: ["direct", "replicate", "spot_check"])
     budgets: list[float] = Field(default_factory=lambda: [0.1, 0.25, 0.5])
     """Protocol budgets as fractions of the researcher's spend."""
+    protocol_budgets: dict[str, list[float]] = Field(default_factory=dict)
+    """Budgets for particular protocols instead of ``budgets`` (e.g. re-run protocols, which
+    need about a whole researcher run per re-run, at ``[1.0]`` only); entries for protocols the
+    sweep does not run (e.g. after ``--protocols``) are ignored."""
     audit_budgets: list[float] = Field(default_factory=lambda: [0.02, 0.1])
     seeds: Seeds = Field(default_factory=Seeds)
     capability_test_rate: float = Field(default=0.25, ge=0, le=1)
@@ -110,6 +114,11 @@ class SweepSpec(BaseModel):
             if not b > 0:
                 raise ValueError(f"protocol budget must be > 0, got {b}")
         return sorted(set(v))
+
+    @field_validator("protocol_budgets")
+    @classmethod
+    def _protocol_budgets(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        return {name: cls._budgets(budgets) for name, budgets in sorted(v.items())}
 
     @field_validator("audit_budgets")
     @classmethod
@@ -139,6 +148,12 @@ class SweepSpec(BaseModel):
                 if not registry.applies("protocol", p, d):
                     known = ", ".join(registry.names("protocol", d))
                     raise SpecError(f"protocols: unknown protocol {p!r} for {d}; known: {known}")
+        known_protocols = registry.names("protocol")
+        for p in self.protocol_budgets:
+            if p not in known_protocols:
+                raise SpecError(
+                    f"protocol_budgets: unknown protocol {p!r}; known: {', '.join(known_protocols)}"
+                )
         everywhere = {v for d in self.domains for v in variant_names(d)} - {"honest"}
         for o in self.organisms or []:
             if o not in everywhere:
@@ -227,6 +242,11 @@ class SweepSpec(BaseModel):
                                 researcher=researcher,
                                 protocols=self.protocols,
                                 budgets=self.budgets,
+                                protocol_budgets={
+                                    p: b
+                                    for p, b in self.protocol_budgets.items()
+                                    if p in self.protocols
+                                },
                                 capability_test_rate=self.capability_test_rate,
                                 rerun_recognition=self.rerun_recognition,
                             )
@@ -243,6 +263,7 @@ class EpisodeConfig(BaseModel):
     researcher: ResearcherSpec
     protocols: list[str]
     budgets: list[float]
+    protocol_budgets: dict[str, list[float]] = Field(default_factory=dict)
     capability_test_rate: float
     rerun_recognition: float = 0.0
 
