@@ -34,6 +34,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",
     "proctor.protocols.forecast",
+    "proctor.protocols.auditor",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}
