@@ -248,3 +248,18 @@ def test_auditor_runs_once_at_its_fixed_budget_as_helper_cost() -> None:
     assert mine[0].cost == verdict.helper_cost
     assert sorted(v.budget for v in record.verdicts if v.protocol == "replicate") == [0.1, 0.3]
     assert all(name in verdict.rationale for name in ("direct", "replicate", "spot_check"))
+
+
+def test_report_has_a_safety_and_usefulness_section(frontier_rows: list) -> None:
+    from proctor.report.render import build_sections
+
+    sections = {s.id: s for s in build_sections(frontier_rows, [])}
+    control = sections["safety-usefulness"]
+    frontier, auditor = control.tables
+    assert len(frontier.rows) == 2 * len(DEFER_FRACTIONS)
+    assert "sycophant" in frontier.rows[0][2] and "[" in frontier.rows[0][3]
+    assert any("false-positive" in row[3] for row in auditor.rows)
+    other = sections.get("other")
+    assert other is None or not any(
+        "frontier" in c or "auditor_" in c for r in other.tables[0].rows for c in r
+    )
