@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,11 @@ def test_report_has_a_safety_and_usefulness_section(frontier_rows: list) -> None
     assert other is None or not any(
         "frontier" in c or "auditor_" in c for r in other.tables[0].rows for c in r
     )
+
+
+def test_frontier_plot_is_drawn(frontier_rows: list, tmp_path: Path) -> None:
+    from proctor.report.plots import plot_frontier
+
+    path = plot_frontier(frontier_rows, tmp_path / "frontier.png")
+    assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
+    assert plot_frontier([], tmp_path / "none.png") is None
