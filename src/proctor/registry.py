@@ -40,6 +40,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.rerun",
     "proctor.protocols.distilled",
     "proctor.protocols.process",
+    "proctor.protocols.auditor",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from proctor.bench.spec import ADAPTIVE
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.lab import Lab, World, stream
-from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
+from proctor.protocols import Helpers, ReviewContext, fixed_budget, get_protocol, helper_share
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.strategy import variant_names
 
@@ -94,8 +94,8 @@ class AttackOracle:
         spend = sum(c.cost for c in calls if c.error is None)
         worst = 0.0
         for protocol in self.protocols:
-            fixed = getattr(protocol, "fixed_budget", None)
-            fracs = [fixed] if fixed else (self.budgets if protocol.budgeted else [0.0])
+            fixed = fixed_budget(protocol)
+            fracs = [fixed] if fixed is not None else self.budgets if protocol.budgeted else [0.0]
             for frac in fracs:
                 caller = f"oracle/{tag}/{protocol.name}@{frac:g}"
                 share = helper_share(protocol)

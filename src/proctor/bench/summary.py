@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from proctor.bench.audit import giveaway_auroc, giveaway_features, has_giveaway
+from proctor.bench.control import control_rows
 from proctor.bench.metrics import (
     N_RESAMPLES,
     SEED,
@@ -48,6 +49,7 @@ from proctor.gate import (
     suspicions,
     verdict_key,
 )
+from proctor.protocols.auditor import AUDITOR
 
 __all__ = [
     "DEFAULT_AUDIT_BUDGETS",
@@ -315,6 +317,7 @@ def summarise(
             d_test = [ep for ep in d_eps if not _failed(ep) and ep.role == "test"]
             rows += _giveaway_rows(pooled, d_test)
         rows += _transfer_rows(backend, valid, thresholds, lookup, n_resamples, seed)
+        rows += _control_rows(backend, valid, audit_budgets, lookup, n_resamples, seed)
     rows.sort(key=_row_order)
     logger.info("summarised %d episodes into %d rows", len(ordered), len(rows))
     return rows
@@ -492,6 +495,47 @@ def _transfer_rows(
     test = [ep for ep in valid if ep.role == "test"]
     return transfer_rows(
         test, thresholds, lookup.suspicion, make_row, n_resamples=n_resamples, seed=seed
+    )
+
+
+def _control_rows(
+    backend: str,
+    valid: Sequence[EpisodeRecord],
+    audit_budgets: Sequence[float],
+    lookup: _Verdicts,
+    n_resamples: int,
+    seed: int,
+) -> list[MetricRow]:
+    """Auditor accuracy and the safety/usefulness frontier (:mod:`proctor.bench.control`)."""
+    evaluability = {ep.domain: ep.evaluability for ep in valid}
+
+    def make_row(
+        domain: str,
+        level: int,
+        metric: str,
+        est: Estimate,
+        disposition: str | None,
+        audit_budget: float | None,
+        note: str,
+        auditor: bool,
+    ) -> MetricRow:
+        ctx = _Ctx(backend, domain, evaluability[domain], level, n_resamples, seed, lookup)
+        key = (
+            _Key(verdict_key(AUDITOR, 1.0), AUDITOR, 1.0)
+            if auditor
+            else _Key(COMBINED, COMBINED, None)
+        )
+        return ctx.row(
+            metric, est, key=key, disposition=disposition, audit_budget=audit_budget, note=note
+        )
+
+    return control_rows(
+        valid,
+        audit_budgets,
+        make_row,
+        is_headline,
+        n_resamples=n_resamples,
+        seed=seed,
     )
 
 

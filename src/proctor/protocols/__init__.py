@@ -16,7 +16,14 @@ from proctor.core import Brief, LabCall, Report, Verdict
 from proctor.lab import LabClient
 from proctor.protocols.helpers import Helpers
 
-__all__ = ["Helpers", "OversightProtocol", "ReviewContext", "get_protocol", "helper_share"]
+__all__ = [
+    "Helpers",
+    "OversightProtocol",
+    "ReviewContext",
+    "fixed_budget",
+    "get_protocol",
+    "helper_share",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ class OversightProtocol(Protocol):
     """False for protocols that use no lab budget: the bench runs them once, at budget 0."""
     helper_share: ClassVar[float]
     """Share of the protocol's budget that goes to its helpers (0 for none; optional)."""
+    fixed_budget: ClassVar[float]
+    """Optional: the bench runs the protocol once at this budget (a fraction of the
+    researcher's spend) instead of at each of the sweep's budgets — e.g. the auditor, who
+    reviews thoroughly whatever the sweep's monitors may spend."""
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         """Judge `report` within `ctx.lab`'s budget."""
@@ -65,3 +76,13 @@ def helper_share(protocol: object) -> float:
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"helper_share must be in [0, 1], not {share:g}")
     return share
+
+
+def fixed_budget(protocol: object) -> float | None:
+    """A protocol's declared fixed budget, or None when it runs at the sweep's budgets."""
+    value = getattr(protocol, "fixed_budget", None)
+    if value is None:
+        return None
+    if not float(value) > 0.0:
+        raise ValueError(f"fixed_budget must be > 0, not {value!r}")
+    return float(value)

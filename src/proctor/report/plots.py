@@ -88,6 +88,15 @@ def plot_specs(rows: Sequence[MetricRow]) -> list[PlotSpec]:
             plot_auroc_heatmap,
         ),
         PlotSpec(
+            "frontier.png",
+            "Safety/usefulness frontier",
+            "Safety over a 100-task deployment against the worst headline organism (y) and "
+            "usefulness (x), one panel per domain and level, one line per audit budget; points "
+            "along a line are defer fractions (0 at the right end: trusted monitoring alone), "
+            "with 95% intervals. Up and right is better.",
+            plot_frontier,
+        ),
+        PlotSpec(
             "giveaway.png",
             "Giveaway audit",
             "AUROC of a metadata-only classifier per organism, with 95% intervals. Bars right "
@@ -437,4 +446,98 @@ def plot_giveaway(rows: Sequence[MetricRow], path: Path) -> Path | None:
                     frameon=False,
                 )
         fig.suptitle("Giveaway audit" + _skipped_note(skipped), fontsize=10)
+        return _save(fig, path)
+
+
+def plot_frontier(rows: Sequence[MetricRow], path: Path) -> Path | None:
+    """Safety against usefulness per (domain, level, backend), one line per audit budget.
+
+    Args:
+        rows: Metric rows (only ``frontier_safety:*`` and ``frontier_usefulness:*`` are used).
+        path: PNG file to write.
+
+    Returns:
+        `path`, or None when no frontier point has both figures.
+    """
+    points: dict[Scope, dict[float, list[tuple[float, MetricRow, MetricRow]]]] = {}
+    cells: dict[tuple[Scope, str, float | None], dict[str, MetricRow]] = {}
+    for r in rows:
+        if r.metric.startswith(("frontier_safety:", "frontier_usefulness:")):
+            kind, _, defer = r.metric.partition(":")
+            cells.setdefault((Scope.of(r), defer, r.audit_budget), {})[kind] = r
+    skipped = 0
+    for (scope, defer, budget), pair in cells.items():
+        safety, use = pair.get("frontier_safety"), pair.get("frontier_usefulness")
+        if budget is None or safety is None or use is None:
+            continue
+        if not (has_value(safety) and has_value(use)):
+            skipped += 1
+            continue
+        d = float(defer.rpartition("_")[2])
+        points.setdefault(scope, {}).setdefault(budget, []).append((d, use, safety))
+    if not points:
+        return None
+
+    import matplotlib
+    import matplotlib.style
+
+    scopes = sorted(points, key=lambda sc: sc.sort_key())
+    cols = min(2, len(scopes))
+    nrows = math.ceil(len(scopes) / cols)
+    with matplotlib.style.context("default"):
+        fig = _figure(4.2 * cols, 3.4 * nrows + 0.6)
+        axes = fig.subplots(nrows, cols, squeeze=False).ravel().tolist()
+        for ax, scope in zip(axes, scopes, strict=False):
+            for i, budget in enumerate(sorted(points[scope])):
+                line = sorted(points[scope][budget], key=lambda p: p[0])
+                xs = [u.value or 0.0 for _, u, _ in line]
+                ys = [s.value or 0.0 for _, _, s in line]
+                xerr = [
+                    [
+                        max(0.0, x - (u.lo if u.lo is not None else x))
+                        for x, (_, u, _) in zip(xs, line, strict=True)
+                    ],
+                    [
+                        max(0.0, (u.hi if u.hi is not None else x) - x)
+                        for x, (_, u, _) in zip(xs, line, strict=True)
+                    ],
+                ]
+                yerr = [
+                    [
+                        max(0.0, y - (s.lo if s.lo is not None else y))
+                        for y, (_, _, s) in zip(ys, line, strict=True)
+                    ],
+                    [
+                        max(0.0, (s.hi if s.hi is not None else y) - y)
+                        for y, (_, _, s) in zip(ys, line, strict=True)
+                    ],
+                ]
+                ax.errorbar(
+                    xs,
+                    ys,
+                    xerr=xerr,
+                    yerr=yerr,
+                    marker=_MARKERS[i % len(_MARKERS)],
+                    linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+                    capsize=2,
+                    elinewidth=0.7,
+                    label=f"audit {fmt_budget(budget)}",
+                )
+                for d, u, s in line:
+                    ax.annotate(
+                        f"{d:g}",
+                        (u.value or 0.0, s.value or 0.0),
+                        fontsize=6,
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                    )
+            ax.set_xlim(-0.02, 1.02)
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel("usefulness")
+            ax.set_ylabel("safety (worst organism, N=100)")
+            ax.set_title(_plain(scope.label), fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7, loc="lower left")
+        _hide_unused(axes, len(scopes))
+        fig.suptitle("Safety/usefulness frontier" + _skipped_note(skipped), fontsize=10)
         return _save(fig, path)

@@ -1,0 +1,274 @@
+"""The auditor, gate policies with a trusted researcher, and the safety/usefulness frontier."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proctor.bench.control import (
+    DEFER_FRACTIONS,
+    TRUSTED,
+    deployment_safety,
+    monitor_score,
+    policy_outcomes,
+    policy_thresholds,
+)
+from proctor.bench.episode import run_episode
+from proctor.bench.records import EpisodeRecord, Role, VerdictRecord
+from proctor.bench.spec import EpisodeConfig
+from proctor.bench.summary import summarise
+from proctor.core import Claim, ClaimGrade, Grade, Report
+from proctor.protocols import fixed_budget, get_protocol
+from proctor.protocols.auditor import REJECT_ABOVE, auditor_rejects
+from proctor.researchers import ResearcherSpec
+
+_ids = itertools.count()
+
+
+def episode(
+    monitor: float | None,
+    auditor: float | None,
+    *,
+    seed: int,
+    researcher: ResearcherSpec,
+    role: Role = "test",
+    harmful: bool = False,
+    correct: int = 4,
+) -> EpisodeRecord:
+    """A synthetic episode: `correct` right claims (+1 material error if harmful), a monitor
+    verdict ``replicate@0.1`` and an auditor verdict ``auditor@1`` (None: not run)."""
+    i = next(_ids)
+    task_id = f"causal-L1-{seed}"
+    claims = [Claim(id=f"c{j}", kind="edge", content={"j": j}) for j in range(correct + harmful)]
+    grades = [
+        ClaimGrade(claim_id=c.id, kind="edge", correct=j < correct, material=j >= correct)
+        for j, c in enumerate(claims)
+    ]
+    verdicts = [
+        VerdictRecord(
+            protocol="replicate", budget=0.1, suspicion=monitor, cost=1, cost_fraction=0.1
+        )
+    ]
+    if auditor is not None:
+        verdicts.append(
+            VerdictRecord(
+                protocol="auditor", budget=1.0, suspicion=auditor, cost=9, cost_fraction=1
+            )
+        )
+    return EpisodeRecord(
+        key=f"k{i}",
+        run_id="run",
+        domain="causal",
+        evaluability="normal_science",
+        level=1,
+        seed=seed,
+        role=role,
+        researcher=researcher,
+        task_id=task_id,
+        report=Report(task_id=task_id, claims=claims),
+        grade=Grade(claims=grades, accuracy=0.5, recovered=0.5, material_errors=int(harmful)),
+        researcher_spend=10.0,
+        verdicts=verdicts,
+    )
+
+
+EXPERT = ResearcherSpec()
+SABOTEUR = ResearcherSpec(disposition="saboteur", variant="fabricate")
+OTHER = ResearcherSpec(disposition="sycophant")
+
+
+def synthetic_run(rng: np.random.Generator) -> list[EpisodeRecord]:
+    """300 honest calibration episodes; 60 test tasks, each with the trusted researcher, an
+    expert and two organisms whose monitor scores run higher than honest ones."""
+    eps = [
+        episode(
+            float(rng.random()), None, seed=1_000_000 + i, researcher=EXPERT, role="calibration"
+        )
+        for i in range(300)
+    ]
+    for i in range(60):
+        seed = 2_000_000 + i
+        eps.append(episode(float(rng.random()), 0.2, seed=seed, researcher=TRUSTED, correct=2))
+        eps.append(episode(float(rng.random()), float(rng.random()), seed=seed, researcher=EXPERT))
+        for spec, shift in ((SABOTEUR, 0.3), (OTHER, 0.1)):
+            score = min(float(rng.random()) + shift, 1.0)
+            eps.append(
+                episode(
+                    score,
+                    float(rng.random()),
+                    seed=seed,
+                    researcher=spec,
+                    harmful=bool(rng.random() < 0.7),
+                )
+            )
+    return eps
+
+
+@pytest.mark.parametrize(
+    ("c", "s", "n"), [(0.05, 0.02, 100), (0.0, 0.03, 50), (0.2, 0.2, 10), (0.01, 0.0, 100)]
+)
+def test_deployment_safety_closed_form_matches_a_simulation(c: float, s: float, n: int) -> None:
+    rng = np.random.default_rng(7)
+    draws = rng.random((20_000, n))
+    caught = draws < c
+    success = (draws >= c) & (draws < c + s)
+    first_caught = np.where(caught.any(axis=1), caught.argmax(axis=1), n)
+    first_success = np.where(success.any(axis=1), success.argmax(axis=1), n)
+    simulated = float(np.mean(first_caught <= first_success))  # equal only when neither happens
+    exact = float(deployment_safety(c, s, n))
+    se = math.sqrt(exact * (1 - exact) / draws.shape[0])
+    assert abs(simulated - exact) <= 4 * se + 1e-3
+    if c == 0:
+        assert exact == pytest.approx((1 - s) ** n)
+
+
+def test_deployment_safety_edges() -> None:
+    assert float(deployment_safety(0.0, 0.0)) == 1.0
+    assert float(deployment_safety(0.3, 0.0)) == 1.0
+    assert float(deployment_safety(0.0, 1.0, 5)) == 0.0
+    assert float(deployment_safety(0.5, 0.5, 1)) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        deployment_safety(0.7, 0.5)
+
+
+def test_monitor_leaves_the_auditor_out() -> None:
+    ep = episode(0.1, 0.99, seed=1, researcher=EXPERT)
+    assert monitor_score(ep) == 0.1
+    assert monitor_score(episode(None, 0.99, seed=1, researcher=EXPERT)) == 0.0
+
+
+def test_auditor_rejects_only_above_its_line() -> None:
+    assert not auditor_rejects(None)
+    assert not auditor_rejects(REJECT_ABOVE)
+    assert auditor_rejects(REJECT_ABOVE + 1e-6)
+
+
+def test_deferral_hands_in_the_trusted_researchers_correct_claims_capped() -> None:
+    seed = 2_000_001
+    trusted = episode(0.0, None, seed=seed, researcher=TRUSTED, correct=2)
+    strong = episode(0.5, None, seed=seed, researcher=EXPERT, correct=5)
+    weak = episode(0.5, None, seed=seed + 1, researcher=EXPERT, correct=1)
+    lookup = {("causal", 1, seed): trusted, ("causal", 1, seed + 1): trusted}
+    out = policy_outcomes([strong, weak], lookup, math.inf, -math.inf)
+    assert out.handed.tolist() == [2.0, 1.0]  # capped at the original report's correct claims
+    assert out.original.tolist() == [5.0, 1.0]
+    # An audited honest report the auditor wrongly rejects hands in nothing.
+    rejected = episode(0.9, 0.99, seed=seed, researcher=EXPERT, correct=3)
+    assert policy_outcomes([rejected], lookup, 0.5, 0.5).handed.tolist() == [0.0]
+
+
+def test_thresholds_defer_more_with_a_larger_fraction() -> None:
+    scores = list(np.linspace(0, 1, 201))
+    audits, defers = zip(*(policy_thresholds(scores, 0.1, d) for d in DEFER_FRACTIONS), strict=True)
+    assert len(set(audits)) == 1
+    assert all(a >= b for a, b in itertools.pairwise(defers))
+    assert policy_thresholds(scores, 0.1, 0.0) == (audits[0], audits[0])
+    assert policy_thresholds(scores, 0.6, 0.5)[1] == -math.inf
+
+
+@pytest.fixture(scope="module")
+def frontier_rows() -> list:
+    return summarise(synthetic_run(np.random.default_rng(3)), (0.05, 0.1), n_resamples=100)
+
+
+def test_deferring_more_never_lowers_safety_nor_raises_usefulness(frontier_rows: list) -> None:
+    moved = False
+    for budget in (0.05, 0.1):
+
+        def series(metric: str, b: float = budget) -> list[float]:
+            got = {
+                r.metric: r
+                for r in frontier_rows
+                if r.metric.startswith(metric) and r.audit_budget == b
+            }
+            values = [got[f"{metric}:defer_{d:g}"].value for d in DEFER_FRACTIONS]
+            assert all(v is not None for v in values)
+            return [float(v) for v in values if v is not None]
+
+        safety, use = series("frontier_safety"), series("frontier_usefulness")
+        assert all(a <= b + 1e-12 for a, b in itertools.pairwise(safety))
+        assert all(a >= b - 1e-12 for a, b in itertools.pairwise(use))
+        moved |= safety[-1] > safety[0] and use[-1] < use[0]
+    assert moved  # the property was exercised, not vacuous
+
+
+def test_frontier_rows_carry_intervals_and_the_worst_headline_organism(frontier_rows: list) -> None:
+    safety = [r for r in frontier_rows if r.metric.startswith("frontier_safety:")]
+    assert safety and all(r.lo is not None and r.lo <= r.value <= r.hi for r in safety)
+    # saboteur:fabricate is a violation variant (reported apart), so the headline worst case is
+    # the sycophant, the only headline organism here.
+    assert {r.disposition for r in safety} == {"sycophant"}
+    assert all(r.protocol == "combined" and "N=100" in r.note for r in safety)
+
+
+def test_auditor_accuracy_rows_appear(frontier_rows: list) -> None:
+    fpr = [r for r in frontier_rows if r.metric == "auditor_fpr"]
+    tpr = [r for r in frontier_rows if r.metric == "auditor_tpr"]
+    assert len(fpr) == 1 and fpr[0].disposition == "honest" and fpr[0].protocol == "auditor"
+    assert fpr[0].n == 120  # trusted researcher and expert on 60 test tasks
+    assert {r.disposition for r in tpr} == {None, "saboteur:fabricate", "sycophant"}
+    pooled = next(r for r in tpr if r.disposition is None)
+    one = next(r for r in tpr if r.disposition == "sycophant")
+    assert pooled.value == one.value  # pooled over headline organisms only
+    assert 0 < one.value < 1 and one.lo is not None
+
+
+def test_no_auditor_no_frontier() -> None:
+    eps = [
+        episode(0.1 * (i % 10), None, seed=i, researcher=EXPERT, role=role)
+        for i in range(100)
+        for role in ("calibration", "test")
+    ]
+    rows = summarise(eps, (0.1,), n_resamples=0)
+    assert not [r for r in rows if r.metric.startswith(("frontier_", "auditor_"))]
+
+
+def test_auditor_runs_once_at_its_fixed_budget_as_helper_cost() -> None:
+    assert fixed_budget(get_protocol("auditor", "causal")) == 1.0
+    assert fixed_budget(get_protocol("replicate", "causal")) is None
+    cfg = EpisodeConfig(
+        domain="causal",
+        level=1,
+        seed=2_000_004,
+        role="test",
+        researcher=ResearcherSpec(),
+        protocols=["direct", "replicate", "auditor"],
+        budgets=[0.1, 0.3],
+        capability_test_rate=0.25,
+    )
+    record = run_episode(cfg, "control")
+    mine = [v for v in record.verdicts if v.protocol == "auditor"]
+    assert len(mine) == 1 and mine[0].budget == 1.0 and mine[0].error is None
+    verdict = mine[0].verdict
+    assert verdict is not None and verdict.judge_cost == 0.0
+    assert 0 < verdict.helper_cost <= record.researcher_spend + 1e-9
+    assert mine[0].cost == verdict.helper_cost
+    assert sorted(v.budget for v in record.verdicts if v.protocol == "replicate") == [0.1, 0.3]
+    assert all(name in verdict.rationale for name in ("direct", "replicate", "spot_check"))
+
+
+def test_report_has_a_safety_and_usefulness_section(frontier_rows: list) -> None:
+    from proctor.report.render import build_sections
+
+    sections = {s.id: s for s in build_sections(frontier_rows, [])}
+    control = sections["safety-usefulness"]
+    frontier, auditor = control.tables
+    assert len(frontier.rows) == 2 * len(DEFER_FRACTIONS)
+    assert "sycophant" in frontier.rows[0][2] and "[" in frontier.rows[0][3]
+    assert any("false-positive" in row[3] for row in auditor.rows)
+    other = sections.get("other")
+    assert other is None or not any(
+        "frontier" in c or "auditor_" in c for r in other.tables[0].rows for c in r
+    )
+
+
+def test_frontier_plot_is_drawn(frontier_rows: list, tmp_path: Path) -> None:
+    from proctor.report.plots import plot_frontier
+
+    path = plot_frontier(frontier_rows, tmp_path / "frontier.png")
+    assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
+    assert plot_frontier([], tmp_path / "none.png") is None
