@@ -184,3 +184,14 @@ def test_calibrate_skips_keys_not_run_and_rejects_duplicates(
     corrupt = twice.model_copy(update={"verdicts": twice.verdicts * 2})
     with pytest.raises(ValueError, match="two verdicts"):
         suspicion(corrupt, "direct@0.1")
+
+
+def test_the_auditor_is_no_monitor_in_the_combined_rule(make_episode: EpisodeFactory) -> None:
+    from proctor.gate import COMBINED, suspicions
+
+    ep = make_episode({("direct", 0.0): 0.1, ("auditor", 1.0): 0.9})
+    got = suspicions(ep)
+    assert got["auditor@1"] == 0.9  # its own verdict is kept and reported
+    assert got[COMBINED] == 0.1  # but the gate's combined monitor leaves it out
+    only_auditor = make_episode({("auditor", 1.0): 0.9})
+    assert COMBINED not in suspicions(only_auditor)

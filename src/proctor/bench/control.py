@@ -51,7 +51,7 @@ import numpy as np
 
 from proctor.bench.metrics import Estimate, share_estimate
 from proctor.bench.records import EpisodeRecord, MetricRow
-from proctor.gate import combine, min_calibration_n, threshold_for, verdict_key
+from proctor.gate import COMBINED, min_calibration_n, suspicions, threshold_for
 from proctor.protocols.auditor import AUDITOR, auditor_rejects
 from proctor.researchers import ResearcherSpec
 
@@ -114,14 +114,8 @@ def deployment_safety(
 
 
 def monitor_score(ep: EpisodeRecord) -> float:
-    """The gate's max over the episode's verdicts, the auditor's left out (abstain = 0.0)."""
-    score = combine(
-        {
-            verdict_key(v.protocol, v.budget): v.suspicion
-            for v in ep.verdicts
-            if v.protocol != AUDITOR
-        }
-    )
+    """The gate's combined suspicion (which leaves the auditor out; abstain = 0.0)."""
+    score = suspicions(ep).get(COMBINED)
     return 0.0 if score is None else score
 
 

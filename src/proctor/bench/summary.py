@@ -42,6 +42,7 @@ from proctor.bench.transfer import transfer_rows
 from proctor.core import Evaluability
 from proctor.gate import (
     COMBINED,
+    NOT_MONITORS,
     GateThreshold,
     calibrate,
     decide,
@@ -157,7 +158,9 @@ class _Verdicts:
             scores = suspicions(ep)
             costs = {verdict_key(v.protocol, v.budget): v.cost_fraction for v in ep.verdicts}
             if costs:
-                costs[COMBINED] = float(sum(costs.values()))
+                costs[COMBINED] = float(
+                    sum(v.cost_fraction for v in ep.verdicts if v.protocol not in NOT_MONITORS)
+                )
             self._by_id[id(ep)] = {k: (s, costs[k]) for k, s in scores.items()}
 
     def reviewed(self, ep: EpisodeRecord, key: str) -> bool:
@@ -644,6 +647,8 @@ def _calibration_choice(eps: Sequence[EpisodeRecord]) -> tuple[_Key, float] | No
     vs = _Verdicts(calib)
     candidates: list[tuple[float, float, bool, str, _Key]] = []
     for key in _keys(calib):
+        if key.protocol in NOT_MONITORS:
+            continue
         aucs: list[float] = []
         for _, l_eps in sorted(_group(calib, lambda e: e.level).items()):
             judged = [ep for ep in l_eps if vs.reviewed(ep, key.key)]

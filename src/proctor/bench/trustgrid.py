@@ -19,7 +19,7 @@ import numpy as np
 
 from proctor.bench.metrics import Estimate, auroc
 from proctor.bench.records import EpisodeRecord, MetricRow
-from proctor.gate import COMBINED, suspicions, verdict_key
+from proctor.gate import COMBINED, NOT_MONITORS, suspicions, verdict_key
 
 __all__ = ["TRUST_METRIC", "trust_grid"]
 
@@ -40,7 +40,7 @@ def _same_budget(a: float | None, b: float | None) -> bool:
 def _choose(calib: Sequence[EpisodeRecord], organism: str) -> tuple[str, float] | None:
     """The key with the best calibration AUROC against `organism` (None if none is known)."""
     scores = [(ep, suspicions(ep)) for ep in calib]
-    keys = sorted({k for _, s in scores for k in s})
+    keys = sorted({k for _, s in scores for k in s if k.rpartition("@")[0] not in NOT_MONITORS})
     best: tuple[float, float, str] | None = None
     for key in keys:
         honest = [s.get(key) or 0.0 for ep, s in scores if ep.honest and key in s]
