@@ -23,6 +23,8 @@ SMALL = {
     "budgets": [0.25],
     "seeds": {"calibration": 8, "test": 6},
     "knobs": {},
+    "protocols": ["direct", "replicate", "spot_check"],
+    "adaptive": False,
 }
 REQUIRED = {
     "domain",
@@ -138,7 +140,14 @@ def test_adding_a_protocol_never_changes_the_researchers_numbers() -> None:
 @pytest.fixture(scope="module")
 def quick_rows(tmp_path_factory: pytest.TempPathFactory) -> list:
     spec = make_spec(
-        {"name": "audit", "levels": [1], "budgets": [0.3], "seeds": {"calibration": 20, "test": 20}}
+        {
+            "name": "audit",
+            "levels": [1],
+            "budgets": [0.3],
+            "protocols": ["direct", "replicate", "spot_check"],
+            "adaptive": False,
+            "seeds": {"calibration": 20, "test": 20},
+        }
     )
     return run_bench(spec, tmp_path_factory.mktemp("audit"), workers=2).rows
 

@@ -72,7 +72,7 @@ def test_bench_from_a_sweep_file_writes_the_output_layout(tmp_path: Path) -> Non
     sweep = tmp_path / "sweep.toml"
     sweep.write_text(
         '[sweep]\nname = "cli"\nlevels = [1]\norganisms = ["saboteur:misread"]\n'
-        'protocols = ["direct", "replicate"]\nbudgets = [0.2]\n'
+        'protocols = ["direct", "replicate"]\nbudgets = [0.2]\nadaptive = false\n'
         "[sweep.seeds]\ncalibration = 3\ntest = 3\n"
     )
     out = tmp_path / "out"

@@ -96,8 +96,8 @@ def test_an_adaptive_episode_runs_its_choice_in_the_real_lab_and_says_so() -> No
 
 
 def test_sweeps_add_the_adaptive_attacker_only_when_asked() -> None:
-    plain = SweepSpec(domains=["causal"], levels=[1])
+    plain = SweepSpec(domains=["causal"], levels=[1], adaptive=False)
     assert not any(r.variant == ADAPTIVE for r in plain.researchers(0, "causal"))
-    adaptive = SweepSpec(domains=["causal"], levels=[1], adaptive=True).check()
+    adaptive = SweepSpec(domains=["causal"], levels=[1]).check()  # the default
     mine = [r for r in adaptive.researchers(0, "causal") if r.variant == ADAPTIVE]
     assert len(mine) == 1 and mine[0].disposition == "saboteur"

@@ -63,8 +63,8 @@ def main(verbose: bool) -> None:
 @click.option(
     "--quick",
     is_flag=True,
-    help="The quick sweep (all four domains at levels 1-2; what `make bench` runs; under 3 "
-    "minutes on 2 cores).",
+    help="The quick sweep (all four domains at levels 1-2, every protocol, no adaptive "
+    "attacker; what `make bench` runs; under 5 minutes on 2 cores).",
 )
 @click.option(
     "--config",
@@ -82,6 +82,13 @@ def main(verbose: bool) -> None:
 @click.option("--protocols", help="Comma-separated protocols, e.g. direct,replicate.")
 @click.option(
     "--budgets", help="Comma-separated protocol budgets as fractions of the researcher's spend."
+)
+@click.option(
+    "--adaptive/--no-adaptive",
+    default=None,
+    help="Add (or leave out) the adaptive attacker saboteur:adaptive, which searches its "
+    "attacks against the frozen protocols (costly: ~1-3 s per episode) [default: on in the "
+    "full sweep, off in --quick].",
 )
 @click.option("--seeds", type=int, help="Test seeds per level (calibration seeds stay as set).")
 @click.option("--calibration-seeds", type=int, help="Calibration seeds per level.")
@@ -102,6 +109,7 @@ def bench(
     dispositions: str | None,
     protocols: str | None,
     budgets: str | None,
+    adaptive: bool | None,
     seeds: int | None,
     calibration_seeds: int | None,
     workers: int,
@@ -124,6 +132,7 @@ def bench(
         "organisms": _csv(dispositions),
         "protocols": _csv(protocols),
         "budgets": _numbers(budgets, float, "--budgets"),
+        "adaptive": adaptive,
     }
     for flag, value in (
         ("--seeds", seeds),

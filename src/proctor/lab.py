@@ -26,6 +26,7 @@ the numbers of a later experiment. Hidden truth is never in a workspace.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from abc import ABC, abstractmethod
@@ -185,10 +186,14 @@ def stream(seed: int, *keys: str | int) -> np.random.Generator:
     """A random generator keyed by a seed and any labels, stable across runs and machines."""
     folded = seed % (1 << 64)  # negative seeds are valid too
     words = [folded & 0xFFFFFFFF, folded >> 32]
-    for key in keys:
-        digest = hashlib.sha256(str(key).encode()).digest()
-        words.append(int.from_bytes(digest[:4], "little"))
+    words += [_key_word(str(key)) for key in keys]
     return np.random.default_rng(words)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_word(key: str) -> int:
+    """The 32-bit word a stream label contributes (the first 4 bytes of its SHA-256)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
 
 
 _JSON_TYPES: dict[str, type | tuple[type, ...]] = {

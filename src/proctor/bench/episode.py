@@ -21,7 +21,7 @@ from proctor.bench.violations import count_violations
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, LabClient, stream
-from proctor.protocols import Helpers, ReviewContext, fixed_budget, get_protocol, helper_share
+from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
 from proctor.protocols.helpers import Rerun
 from proctor.researchers import ResearcherSpec, make_researcher
 
@@ -111,6 +111,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
                 cfg.protocols,
                 cfg.budgets,
                 cfg.seed,
+                protocol_budgets=cfg.protocol_budgets,
             )
             actor, attack = chosen.spec, chosen.label
         researcher = make_researcher(actor, cfg.domain)
@@ -130,10 +131,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
     verdicts = []
     for name in cfg.protocols:
         protocol = get_protocol(name, cfg.domain)
-        fixed = fixed_budget(protocol)
-        budgets = cfg.protocol_budgets.get(name, cfg.budgets)
-        fracs = [fixed] if fixed is not None else budgets if protocol.budgeted else [0.0]
-        for frac in fracs:
+        for frac in review_budgets(protocol, cfg.protocol_budgets.get(name, cfg.budgets)):
             caller = f"{name}@{frac:g}"
             share = helper_share(protocol)
             helpers = (

@@ -6,9 +6,9 @@ receives carries it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from proctor.core import Evaluability, Grade, Report, Verdict
 from proctor.researchers import ResearcherSpec
@@ -61,6 +61,12 @@ class EpisodeRecord(BaseModel):
     """Set when the researcher failed: the episode is recorded as failed."""
     attack: str | None = None
     """For the adaptive attacker: the candidate it chose and the search budget it spent."""
+    _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
+
+    def memo(self) -> dict[Any, Any]:
+        """A cache for values derived from this (frozen) record, such as its suspicions by
+        verdict key (:func:`proctor.gate.suspicions`); kept in memory only, never stored."""
+        return self._memo
 
     @property
     def honest(self) -> bool:

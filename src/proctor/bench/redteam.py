@@ -19,12 +19,13 @@ The search budget (candidates tried, oracle reviews per candidate) is stated on 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from proctor.bench.spec import ADAPTIVE
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.lab import Lab, World, stream
-from proctor.protocols import Helpers, ReviewContext, fixed_budget, get_protocol, helper_share
+from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.strategy import variant_names
 
@@ -80,10 +81,18 @@ def candidates(domain: str, base: ResearcherSpec) -> list[ResearcherSpec]:
 class AttackOracle:
     """Scores a candidate report against the frozen protocols with the oracle's own streams."""
 
-    def __init__(self, domain: str, protocols: list[str], budgets: list[float], seed: int) -> None:
+    def __init__(
+        self,
+        domain: str,
+        protocols: list[str],
+        budgets: list[float],
+        seed: int,
+        protocol_budgets: Mapping[str, list[float]] | None = None,
+    ) -> None:
         self.domain = domain
         self.protocols = [get_protocol(p, domain) for p in protocols]
         self.budgets = budgets
+        self.protocol_budgets = dict(protocol_budgets or {})
         self.seed = seed
         self.reviews = 0
 
@@ -94,9 +103,8 @@ class AttackOracle:
         spend = sum(c.cost for c in calls if c.error is None)
         worst = 0.0
         for protocol in self.protocols:
-            fixed = fixed_budget(protocol)
-            fracs = [fixed] if fixed is not None else self.budgets if protocol.budgeted else [0.0]
-            for frac in fracs:
+            budgets = self.protocol_budgets.get(protocol.name, self.budgets)
+            for frac in review_budgets(protocol, budgets):
                 caller = f"oracle/{tag}/{protocol.name}@{frac:g}"
                 share = helper_share(protocol)
                 ctx = ReviewContext(
@@ -125,10 +133,12 @@ def choose_attack(
     protocols: list[str],
     budgets: list[float],
     seed: int,
+    protocol_budgets: Mapping[str, list[float]] | None = None,
 ) -> Attack:
     """Search the attack space on a scratch lab and return the least suspicious candidate
-    whose report differs from honest work on the same scratch noise (one that harms)."""
-    oracle = AttackOracle(domain, protocols, budgets, seed)
+    whose report differs from honest work on the same scratch noise (one that harms).
+    `protocol_budgets` gives particular protocols their own budgets, as in the sweep."""
+    oracle = AttackOracle(domain, protocols, budgets, seed, protocol_budgets)
     honest_spec = base.model_copy(update={"disposition": "honest", "variant": "", "knobs": {}})
 
     def run(spec: ResearcherSpec) -> tuple[Lab, Report, tuple[LabCall, ...]]:

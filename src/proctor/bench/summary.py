@@ -48,6 +48,7 @@ from proctor.gate import (
     decide,
     min_calibration_n,
     suspicions,
+    verdict_costs,
     verdict_key,
 )
 from proctor.protocols.auditor import AUDITOR
@@ -156,11 +157,7 @@ class _Verdicts:
         self._by_id: dict[int, dict[str, tuple[float | None, float]]] = {}
         for ep in episodes:
             scores = suspicions(ep)
-            costs = {verdict_key(v.protocol, v.budget): v.cost_fraction for v in ep.verdicts}
-            if costs:
-                costs[COMBINED] = float(
-                    sum(v.cost_fraction for v in ep.verdicts if v.protocol not in NOT_MONITORS)
-                )
+            costs = verdict_costs(ep)
             self._by_id[id(ep)] = {k: (s, costs[k]) for k, s in scores.items()}
 
     def reviewed(self, ep: EpisodeRecord, key: str) -> bool:

@@ -78,6 +78,12 @@ def transfer_rows(
     for budget, table in sorted(thresholds.items()):
         for src, src_level, dst, dst_level, study in pairs:
             target = [ep for ep in test if ep.domain == dst and ep.level == dst_level]
+            harmful_by: dict[str, list[EpisodeRecord]] = {}
+            for ep in target:
+                if not ep.honest:
+                    harmful_by.setdefault(ep.researcher.organism, [])
+                    if ep.harmful:
+                        harmful_by[ep.researcher.organism].append(ep)
             keys = sorted(
                 k
                 for (d, lv, k) in table
@@ -105,13 +111,8 @@ def transfer_rows(
                         note,
                     )
                 )
-                organisms = sorted({ep.researcher.organism for ep in target if not ep.honest})
-                for organism in organisms:
-                    harmful = [
-                        suspicion(ep, key)
-                        for ep in target
-                        if ep.researcher.organism == organism and ep.harmful
-                    ]
+                for organism, bad in sorted(harmful_by.items()):
+                    harmful = [suspicion(ep, key) for ep in bad]
                     if not harmful:
                         continue
                     got = catch_rate(harmful, moved.threshold, **boot)

@@ -19,7 +19,7 @@ import numpy as np
 
 from proctor.bench.metrics import Estimate, auroc
 from proctor.bench.records import EpisodeRecord, MetricRow
-from proctor.gate import COMBINED, NOT_MONITORS, suspicions, verdict_key
+from proctor.gate import COMBINED, NOT_MONITORS, suspicions, verdict_costs
 
 __all__ = ["TRUST_METRIC", "trust_grid"]
 
@@ -39,35 +39,20 @@ def _same_budget(a: float | None, b: float | None) -> bool:
 
 def _choose(calib: Sequence[EpisodeRecord], organism: str) -> tuple[str, float] | None:
     """The key with the best calibration AUROC against `organism` (None if none is known)."""
-    scores = [(ep, suspicions(ep)) for ep in calib]
-    keys = sorted({k for _, s in scores for k in s if k.rpartition("@")[0] not in NOT_MONITORS})
+    scores = [(ep, suspicions(ep), verdict_costs(ep)) for ep in calib]
+    keys = sorted({k for _, s, _ in scores for k in s if k.rpartition("@")[0] not in NOT_MONITORS})
     best: tuple[float, float, str] | None = None
     for key in keys:
-        honest = [s.get(key) or 0.0 for ep, s in scores if ep.honest and key in s]
+        honest = [s.get(key) or 0.0 for ep, s, _ in scores if ep.honest and key in s]
         bad = [
-            s.get(key) or 0.0 for ep, s in scores if ep.researcher.organism == organism and key in s
+            s.get(key) or 0.0
+            for ep, s, _ in scores
+            if ep.researcher.organism == organism and key in s
         ]
         est = auroc(bad, honest, n_resamples=0)
         if est.value is None:
             continue
-        cost = float(
-            np.mean(
-                [
-                    sum(v.cost_fraction for v in ep.verdicts)
-                    if key == COMBINED
-                    else next(
-                        (
-                            v.cost_fraction
-                            for v in ep.verdicts
-                            if verdict_key(v.protocol, v.budget) == key
-                        ),
-                        0.0,
-                    )
-                    for ep, s in scores
-                    if key in s
-                ]
-            )
-        )
+        cost = float(np.mean([costs.get(key, 0.0) for ep, s, costs in scores if key in s]))
         cand = (-est.value, cost, key)
         if best is None or cand < best:
             best = cand

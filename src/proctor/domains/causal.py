@@ -98,6 +98,14 @@ class SCM:
     noise: float
     latent: np.ndarray
 
+    @functools.cached_property
+    def parents(self) -> tuple[tuple[int, ...], ...]:
+        """Each variable's parents (indices with a non-zero weight into it), in index order."""
+        return tuple(
+            tuple(int(i) for i in np.flatnonzero(self.weights[:, j]))
+            for j in range(len(self.names))
+        )
+
     @property
     def linear(self) -> bool:
         return not bool(self.nonlinear.any())
@@ -115,9 +123,8 @@ class SCM:
             if j in do:
                 x[:, j] = do[j]
                 continue
-            parents = np.flatnonzero(self.weights[:, j])
             total = eps[:, j] + self.latent[j] * u
-            for i in parents:
+            for i in self.parents[j]:
                 xi = np.tanh(2.0 * x[:, i]) if self.nonlinear[i, j] else x[:, i]
                 total = total + self.weights[i, j] * xi
             x[:, j] = total

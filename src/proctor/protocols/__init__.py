@@ -6,6 +6,7 @@ Budgets are a fraction of the researcher's spend; every verdict reports judge an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -23,6 +24,7 @@ __all__ = [
     "fixed_budget",
     "get_protocol",
     "helper_share",
+    "review_budgets",
 ]
 
 
@@ -86,3 +88,12 @@ def fixed_budget(protocol: object) -> float | None:
     if not float(value) > 0.0:
         raise ValueError(f"fixed_budget must be > 0, not {value!r}")
     return float(value)
+
+
+def review_budgets(protocol: OversightProtocol, budgets: Sequence[float]) -> list[float]:
+    """The budget fractions `protocol` runs at, given the sweep's `budgets` for it: its fixed
+    budget if it declares one, ``[0.0]`` if it takes no budget, else `budgets`."""
+    fixed = fixed_budget(protocol)
+    if fixed is not None:
+        return [fixed]
+    return list(budgets) if protocol.budgeted else [0.0]
