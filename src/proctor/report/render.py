@@ -483,7 +483,13 @@ def _transfer_tables(rows: Sequence[MetricRow]) -> list[Table]:
     return tables
 
 
-CONTROL_PREFIXES = ("frontier_safety:", "frontier_usefulness:", "auditor_tpr", "auditor_fpr")
+CONTROL_PREFIXES = (
+    "frontier_safety:",
+    "frontier_safety_fixed:",
+    "frontier_usefulness:",
+    "auditor_tpr",
+    "auditor_fpr",
+)
 
 
 def _is_control(row: MetricRow) -> bool:
@@ -502,27 +508,30 @@ def _control_tables(rows: Sequence[MetricRow]) -> list[Table]:
     for scope, group in group_by_scope(frontier):
         cells = {(r.metric.partition(":")[0], _defer(r.metric), r.audit_budget): r for r in group}
         points = sorted({(d, b) for _, d, b in cells}, key=lambda p: (p[0], p[1] or 0.0))
+        kinds = ["frontier_safety"]
+        if any(kind == "frontier_safety_fixed" for kind, _, _ in cells):
+            kinds.append("frontier_safety_fixed")
         body = []
         for d, b in points:
-            safety = cells.get(("frontier_safety", d, b))
+            line = [f"{d:g}", fmt_budget(b) if b is not None else DASH]
+            for kind in kinds:
+                safety = cells.get((kind, d, b))
+                safe_text = ""
+                if safety is not None:
+                    safe_text = _with_interval(safety) if has_value(safety) else fmt_cell(safety)
+                    if has_value(safety):
+                        safe_text += f" ({disposition_label(safety.disposition)})"
+                line.append(safe_text)
             use = cells.get(("frontier_usefulness", d, b))
-            safe_text = ""
-            if safety is not None:
-                safe_text = _with_interval(safety) if has_value(safety) else fmt_cell(safety)
-                if has_value(safety):
-                    safe_text += f" ({disposition_label(safety.disposition)})"
-            use_text = ""
-            if use is not None:
-                use_text = _with_interval(use) if has_value(use) else fmt_cell(use)
-            budget = fmt_budget(b) if b is not None else DASH
-            body.append([f"{d:g}", budget, safe_text, use_text])
-        tables.append(
-            Table(
-                scope.label,
-                ["defer fraction", "audit budget", "safety (worst organism)", "usefulness"],
-                body,
-            )
-        )
+            if use is None:
+                line.append("")
+            else:
+                line.append(_with_interval(use) if has_value(use) else fmt_cell(use))
+            body.append(line)
+        header = ["defer fraction", "audit budget", "safety (worst attack)"]
+        if len(kinds) > 1:
+            header.append("safety (worst fixed organism)")
+        tables.append(Table(scope.label, [*header, "usefulness"], body))
     auditor = sorted(
         (r for r in rows if r.metric.startswith(("auditor_tpr", "auditor_fpr"))),
         key=lambda r: (
