@@ -11,10 +11,12 @@ Three measurements:
    and budgets, on test seeds, all researchers of a seed back to back as in the sweep). The
    same configs are then replayed step by step as ``proctor.bench.episode.run_episode`` does
    them (sample; ``make_researcher(...).investigate``; each protocol's ``review`` at every
-   budget, or once at budget 0 if it is not ``budgeted``; the domain's ``grade`` and
-   ``report_features``; then ``count_violations`` on the researcher's log and the workspace,
-   copied into the grade, timed as its own phase), with the world's ``execute`` and the lab's
-   ``_call`` wrapped on the instance to split the cost between own computation and the lab.
+   budget (its own budgets where the sweep gives them, its fixed budget if it declares one),
+   or once at budget 0 if it is not ``budgeted``, with its helpers and re-runs; the domain's
+   ``grade`` and ``report_features``; then ``count_violations`` on the researcher's log and
+   the workspace, copied into the grade, timed as its own phase), with the world's
+   ``execute`` and the lab's ``_call`` wrapped on the instance to split the cost between own
+   computation and the lab.
    The per-process caches of the domains (causal and forecast worlds and truths per (level,
    seed), optimize's fitted pipelines and test accuracies) are emptied before each pass, so
    both passes see the cache hits a sweep sees. Both passes run under
@@ -58,13 +60,13 @@ from threadpoolctl import threadpool_limits
 
 from proctor import registry
 from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec, report_run, run_bench
-from proctor.bench.episode import RESEARCHER, report_features, run_episode
+from proctor.bench.episode import RESEARCHER, _rerun, report_features, run_episode
 from proctor.bench.spec import EpisodeConfig
 from proctor.bench.violations import count_violations
 from proctor.core import Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, stream
-from proctor.protocols import ReviewContext, get_protocol
+from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
 from proctor.researchers import make_researcher
 
 # Per-process caches of the domains (module, attribute): emptied before each timed pass.
@@ -216,14 +218,23 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
     for name in cfg.protocols:
         t0 = t()
         protocol = get_protocol(name, cfg.domain)
-        for frac in cfg.budgets if protocol.budgeted else [0.0]:
+        for frac in review_budgets(protocol, cfg.protocol_budgets.get(name, cfg.budgets)):
             caller = f"{name}@{frac:g}"
+            share = helper_share(protocol)
+            helpers = (
+                Helpers(
+                    lab, caller, share * frac * spend, _rerun(cfg, cfg.researcher, brief, caller)
+                )
+                if share > 0
+                else None
+            )
             ctx = ReviewContext(
                 brief=brief,
-                lab=lab.client(caller, frac * spend),
+                lab=lab.client(caller, (1 - share) * frac * spend),
                 researcher_log=calls,
                 researcher_spend=spend,
                 rng=stream(cfg.seed, "protocol-choice", caller),
+                helpers=helpers,
             )
             # a raising protocol is a failed verdict in run_episode; time it all the same
             with contextlib.suppress(Exception):
