@@ -181,7 +181,8 @@ def test_calibrate_skips_keys_not_run_and_rejects_duplicates(
     assert th[("causal", 1, COMBINED)].n_calibration == 8
     assert ("causal", 1, "debate@1") not in th
     twice = make_episode({("direct", 0.1): 0.2})
-    corrupt = twice.model_copy(update={"verdicts": twice.verdicts * 2})
+    assert suspicion(twice, "direct@0.1") == 0.2  # worked out and kept on the record...
+    corrupt = twice.model_copy(update={"verdicts": twice.verdicts * 2})  # ...but not its copy
     with pytest.raises(ValueError, match="two verdicts"):
         suspicion(corrupt, "direct@0.1")
 

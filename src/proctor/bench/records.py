@@ -6,6 +6,7 @@ receives carries it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -65,8 +66,16 @@ class EpisodeRecord(BaseModel):
 
     def memo(self) -> dict[Any, Any]:
         """A cache for values derived from this (frozen) record, such as its suspicions by
-        verdict key (:func:`proctor.gate.suspicions`); kept in memory only, never stored."""
+        verdict key (:func:`proctor.gate.suspicions`); kept in memory only, never stored, and
+        never carried over to a copy (whose fields may differ)."""
         return self._memo
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> EpisodeRecord:
+        copied = super().model_copy(update=update, deep=deep)
+        copied._memo = {}
+        return copied
 
     @property
     def honest(self) -> bool:
