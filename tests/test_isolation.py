@@ -230,7 +230,18 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
         "researcher_spend",
         "rng",
         "helpers",
+        "models",
     }
+    # A protocol's model handle gives clients for roles, never the episode's meter (whose
+    # transcripts hold the researcher's own prompt); a client exposes its conversation only.
+    from proctor.models import ModelAccess, ModelSettings, ProtocolModels
+    from proctor.models.client import ModelClient
+
+    handle = ModelAccess(ModelSettings(judge="mockllm/model")).for_protocols()
+    assert {n for n in dir(handle) if not n.startswith("_")} == {"client", "has"}
+    assert not hasattr(handle, "__dict__") and isinstance(handle, ProtocolModels)
+    public = {n for n in dir(ModelClient) if not n.startswith("_")}
+    assert public == {"caller", "generate", "name", "record", "role", "tokens"}
     s = DOMAIN.sample(1, 1)
     client = Lab(s.world, 1).client("researcher", 10.0)
     assert isinstance(client, LabClient)

@@ -92,6 +92,36 @@ def main(verbose: bool) -> None:
 )
 @click.option("--seeds", type=int, help="Test seeds per level (calibration seeds stay as set).")
 @click.option("--calibration-seeds", type=int, help="Calibration seeds per level.")
+@click.option(
+    "--researcher-model",
+    help="Model of every researcher (honest and organisms), by Inspect AI name: "
+    "openai/gpt-4o, anthropic/..., vllm/..., ollama/..., openai-api/<provider>/<model>, or "
+    "mockllm/model (offline: plays the scripted researchers through the tool-calling path). "
+    "Needs `pip install proctor[llm]`.",
+)
+@click.option(
+    "--judge-model",
+    help="Model of the reading judges: direct, critique, consultancy and debate (whose "
+    "debaters use it too unless the sweep file sets models.debater).",
+)
+@click.option("--monitor-model", help="Model of the trace monitor.")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Model-backed episodes run at once in each worker.",
+)
+@click.option(
+    "--max-tokens",
+    type=int,
+    help="Stop cleanly once the sweep's model calls used this many tokens (rerun to go on).",
+)
+@click.option(
+    "--max-cost",
+    type=float,
+    help="Stop cleanly once the sweep's model calls cost this many dollars (rerun to go on).",
+)
 @click.option("--workers", type=int, default=2, show_default=True, help="Local processes.")
 @click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
 @click.option(
@@ -112,6 +142,12 @@ def bench(
     adaptive: bool | None,
     seeds: int | None,
     calibration_seeds: int | None,
+    researcher_model: str | None,
+    judge_model: str | None,
+    monitor_model: str | None,
+    concurrency: int,
+    max_tokens: int | None,
+    max_cost: float | None,
     workers: int,
     store: str | None,
     out: Path,
@@ -155,6 +191,14 @@ def bench(
             if calibration_seeds is not None:
                 counts["calibration"] = calibration_seeds
             spec = make_spec(spec.model_dump() | {"seeds": counts})
+        named = {"researcher": researcher_model, "judge": judge_model, "monitor": monitor_model}
+        if any(named.values()):
+            models = spec.models.model_dump() if spec.models is not None else {}
+            models |= {role: name for role, name in named.items() if name}
+            data = spec.model_dump() | {"models": models}
+            if researcher_model and adaptive is None:
+                data["adaptive"] = False  # the adaptive attacker has no model-backed form
+            spec = make_spec(data)
     except (SpecError, UnknownComponent) as err:
         _fail(str(err))
 
@@ -177,7 +221,16 @@ def bench(
             bar.update(job, completed=done, total=total)
 
         try:
-            result = run_bench(spec, out, store=store, workers=workers, progress=progress)
+            result = run_bench(
+                spec,
+                out,
+                store=store,
+                workers=workers,
+                progress=progress,
+                concurrency=concurrency,
+                max_tokens=max_tokens,
+                max_cost=max_cost,
+            )
         except (SpecError, StoreError, UnknownComponent) as err:
             _fail(str(err))
     _print_summary(result.rows)
@@ -186,6 +239,8 @@ def bench(
         f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
     )
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
+    if result.stopped:
+        click.echo(f"stopped early: {result.stopped}; run the same command again to go on")
 
 
 def _print_summary(rows: list[Any]) -> None:
@@ -246,6 +301,47 @@ def report(run: str, store: str | None, out: Path | None) -> None:
         _fail(str(err))
     _print_summary(result.rows)
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
+
+
+@main.command()
+@click.argument("run")
+@click.option(
+    "--inspect",
+    "inspect_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write Inspect AI eval logs to (one per researcher model; open them with "
+    "`inspect view --log-dir DIR`).",
+)
+@click.option("--store", help="SQLAlchemy URL or SQLite path holding the run.")
+def export(run: str, inspect_dir: Path, store: str | None) -> None:
+    """Export a stored run's model-backed episodes as Inspect AI eval logs.
+
+    RUN is a bench output folder (holding episodes.sqlite) or a run id in --store. Needs
+    `pip install proctor[llm]`.
+    """
+    from proctor.bench import Store, StoreError
+    from proctor.bench.export import ExportError, export_inspect
+
+    folder = Path(run)
+    try:
+        if store is None and folder.is_dir():
+            if not (folder / "episodes.sqlite").exists():
+                _fail(f"{folder} holds no episodes.sqlite; pass --store")
+            db = Store(folder / "episodes.sqlite")
+            ids = db.runs()
+            if not ids:
+                _fail(f"no runs in {folder / 'episodes.sqlite'}")
+            run_id = ids[0][0]
+        elif store is not None:
+            db, run_id = Store(store), run
+        else:
+            _fail(f"{run!r} is not a bench output folder; pass --store URL to name a run id")
+        paths = export_inspect(db, run_id, inspect_dir)
+    except (StoreError, ExportError) as err:
+        _fail(str(err))
+    for path in paths:
+        click.echo(str(path))
 
 
 @main.command(name="list")

@@ -130,6 +130,9 @@ class ReasoningEvent(Record):
 
     type: Literal["reasoning"] = "reasoning"
     text: str
+    private: bool = False
+    """A model researcher's private scratchpad: kept in the store, shown to protocols only
+    where the sweep allows it (``ModelSettings.scratchpad_visible``)."""
 
 
 TraceEvent = Annotated[ActionEvent | ReasoningEvent, Field(discriminator="type")]
@@ -147,6 +150,13 @@ class Report(Record):
     """What was done, in order."""
     summary: str = ""
     """Free-text summary."""
+
+    def without_private(self) -> Report:
+        """This report with private reasoning (scratchpads) left out of the trace."""
+        if not any(isinstance(e, ReasoningEvent) and e.private for e in self.trace):
+            return self
+        kept = [e for e in self.trace if not (isinstance(e, ReasoningEvent) and e.private)]
+        return self.model_copy(update={"trace": kept})
 
     @property
     def evidence(self) -> list[str]:

@@ -30,6 +30,7 @@ _BUILTIN_MODULES = (
     "proctor.researchers.derivation",
     "proctor.researchers.forecast",
     "proctor.researchers.rogue",
+    "proctor.researchers.llm",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",

@@ -10,8 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,8 @@ class BenchResult:
     n_episodes: int
     n_new: int
     n_failed: int
+    stopped: str | None = None
+    """Why the sweep stopped before its end (``--max-tokens``/``--max-cost``), or None."""
 
 
 def _one_thread_each() -> None:
@@ -62,9 +70,35 @@ def _one_thread_each() -> None:
     threadpool_limits(1)
 
 
-def _run_chunk(args: tuple[list[EpisodeConfig], str]) -> list[EpisodeRecord]:
-    configs, run_id = args
-    return [run_episode(cfg, run_id) for cfg in configs]
+def _run_chunk(args: tuple[list[EpisodeConfig], str, int]) -> list[EpisodeRecord]:
+    """Run a chunk of episodes; model-backed ones `concurrency` at a time, in threads (they
+    wait on model servers; the model calls share one event loop per process)."""
+    configs, run_id, concurrency = args
+    if concurrency <= 1 or not any(cfg.models is not None for cfg in configs):
+        return [run_episode(cfg, run_id) for cfg in configs]
+    with ThreadPoolExecutor(max_workers=concurrency) as threads:
+        return list(threads.map(lambda cfg: run_episode(cfg, run_id), configs))
+
+
+@dataclass
+class _Limits:
+    """Stop a sweep cleanly once its model use passes a limit (counted as episodes land)."""
+
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    tokens: int = 0
+    cost: float = 0.0
+
+    def add(self, batch: Sequence[EpisodeRecord]) -> str | None:
+        for record in batch:
+            if record.models is not None:
+                self.tokens += record.models.tokens
+                self.cost += record.models.cost
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            return f"--max-tokens reached: {self.tokens:,} tokens used (limit {self.max_tokens:,})"
+        if self.max_cost is not None and self.cost >= self.max_cost:
+            return f"--max-cost reached: ${self.cost:.4f} spent (limit ${self.max_cost:g})"
+        return None
 
 
 def _chunks(items: Sequence[EpisodeConfig], size: int) -> Iterator[list[EpisodeConfig]]:
@@ -78,6 +112,9 @@ def run_bench(
     store: str | Path | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    concurrency: int = 8,
+    max_tokens: int | None = None,
+    max_cost: float | None = None,
 ) -> BenchResult:
     """Run (or finish) a sweep, then summarise and report it.
 
@@ -87,10 +124,32 @@ def run_bench(
         store: SQLAlchemy URL or SQLite path; default ``out/episodes.sqlite``.
         workers: local processes (1 = run in this process).
         progress: called with (episodes done, episodes total) as work finishes.
+        concurrency: model-backed episodes run at once in each worker (threads).
+        max_tokens: stop cleanly once this invocation's episodes used this many model tokens.
+        max_cost: the same in dollars (models need a price: Inspect's, or the sweep's
+            ``models.prices``).
+
+    A sweep stopped at a limit keeps every finished episode and reports on them; running it
+    again (with a higher limit) goes on where it stopped. Episodes already running when the
+    limit is reached finish and are kept, so the limit can be passed by what they use.
     """
     spec.check()
     if workers < 1:
         raise SpecError(f"workers must be >= 1, got {workers}")
+    if concurrency < 1:
+        raise SpecError(f"concurrency must be >= 1, got {concurrency}")
+    for flag, limit in (("max_tokens", max_tokens), ("max_cost", max_cost)):
+        if limit is not None and not limit > 0:
+            raise SpecError(f"{flag} must be > 0, got {limit}")
+    if spec.models is not None and spec.models.any:
+        from proctor.models.client import ModelError, require_inspect
+
+        try:
+            require_inspect()
+        except ModelError as err:
+            raise SpecError(str(err)) from None
+        if max_cost is not None:
+            _check_prices(spec)
     out.mkdir(parents=True, exist_ok=True)
     db = Store(store if store is not None else out / "episodes.sqlite")
     run_id = db.begin_run(spec)
@@ -100,22 +159,93 @@ def run_bench(
     finished = len(done)
     if progress:
         progress(finished, total)
-    chunks = [(chunk, run_id) for chunk in _chunks(todo, CHUNK)]
+    modelled = spec.models is not None and spec.models.any
+    size = max(CHUNK, 2 * concurrency) if modelled else CHUNK
+    chunks = [(chunk, run_id, concurrency) for chunk in _chunks(todo, size)]
+    limits = _Limits(max_tokens, max_cost)
+    stopped: str | None = None
+    new = 0
     if workers == 1:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):  # as in the pool: spare BLAS threads only add overhead
-            for batch in map(_run_chunk, chunks):
-                finished += db.write(batch)
+            for chunk in chunks:
+                batch = _run_chunk(chunk)
+                written = db.write(batch)
+                finished, new = finished + written, new + written
                 if progress:
                     progress(finished, total)
+                stopped = limits.add(batch)
+                if stopped:
+                    break
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
-            for batch in pool.map(_run_chunk, chunks):
-                finished += db.write(batch)
-                if progress:
-                    progress(finished, total)
-    return report_run(db, run_id, out, n_new=len(todo), audit_budgets=spec.audit_budgets)
+            pending = iter(chunks)
+            running: set[Future[list[EpisodeRecord]]] = set()
+            for chunk in pending:  # at most two chunks per worker in flight
+                running.add(pool.submit(_run_chunk, chunk))
+                if len(running) >= 2 * workers:
+                    break
+            while running:
+                done_now, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done_now:
+                    batch = future.result()
+                    written = db.write(batch)
+                    finished, new = finished + written, new + written
+                    if progress:
+                        progress(finished, total)
+                    stopped = stopped or limits.add(batch)
+                if not stopped:
+                    for chunk in pending:
+                        running.add(pool.submit(_run_chunk, chunk))
+                        if len(running) >= 2 * workers:
+                            break
+    result = report_run(db, run_id, out, n_new=new, audit_budgets=spec.audit_budgets)
+    return replace(result, stopped=stopped)
+
+
+def _model_info(spec: SweepSpec, episodes: Sequence[EpisodeRecord]) -> dict[str, str]:
+    """The run's models per role and its model use, for the report's header."""
+    if spec.models is None or not spec.models.any:
+        return {}
+    from proctor.models import ROLES
+
+    logs = [e.models for e in episodes if e.models is not None]
+    by_role: dict[str, int] = {}
+    for log_ in logs:
+        for role, n in log_.tokens_by_role().items():
+            by_role[role] = by_role.get(role, 0) + n
+    priced = all(u.cost is not None for log_ in logs for u in log_.usage)
+    cost = sum(log_.cost for log_ in logs)
+    return {
+        "models": ", ".join(
+            f"{role} {spec.models.model_for(role)}" for role in ROLES if spec.models.model_for(role)
+        ),
+        "model tokens by role": ", ".join(f"{r} {n:,}" for r, n in sorted(by_role.items()))
+        or "none",
+        "model cost": f"${cost:.4f}" if priced else "not priced (no price known for a model)",
+        "scratchpad shown to protocols": "yes" if spec.models.scratchpad_visible else "no",
+    }
+
+
+def _check_prices(spec: SweepSpec) -> None:
+    """Every model of the sweep needs a price for ``--max-cost``: Inspect's or the sweep's."""
+    assert spec.models is not None
+    for name in spec.models.names:
+        if name in spec.models.prices or name.startswith("mockllm/"):
+            continue
+        try:
+            from inspect_ai.model._model_info import get_model_info
+
+            info = get_model_info(name)
+        except Exception:
+            info = None
+        if info is None or getattr(info, "cost", None) is None:
+            raise SpecError(
+                f"models.prices: no price known for {name!r}; give one in the sweep file "
+                f'([models.prices."{name}"] input = ..., output = ... dollars per million '
+                "tokens) to use --max-cost"
+            )
 
 
 def report_run(
@@ -152,6 +282,7 @@ def report_run(
         "episodes": len(episodes),
         "protocol budgets (share of researcher spend)": ", ".join(f"{b:g}" for b in spec.budgets),
         "audit budgets": ", ".join(f"{b:g}" for b in budgets),
+        **_model_info(spec, episodes),
         **(meta or {}),
     }
     render_report(rows, [t.model_dump() for t in trust], out, f"proctor bench: {run_id}", info)

@@ -21,6 +21,7 @@ from proctor.bench.violations import count_violations
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, LabClient, stream
+from proctor.models import ModelAccess
 from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
 from proctor.protocols.helpers import Rerun
 from proctor.researchers import ResearcherSpec, make_researcher
@@ -61,7 +62,13 @@ def report_features(report: Report, calls: Sequence[LabCall], budget: float) -> 
     return feats
 
 
-def _rerun(cfg: EpisodeConfig, actor: ResearcherSpec, original: Brief, caller: str) -> Rerun:
+def _rerun(
+    cfg: EpisodeConfig,
+    actor: ResearcherSpec,
+    original: Brief,
+    caller: str,
+    models: ModelAccess | None = None,
+) -> Rerun:
     """The black-box handle on the reviewed researcher that a protocol's helpers may use.
 
     The researcher is rebuilt from the episode's spec (which the protocol never sees) and run
@@ -76,7 +83,8 @@ def _rerun(cfg: EpisodeConfig, actor: ResearcherSpec, original: Brief, caller: s
         seen = brief
         if cfg.researcher.disposition != "honest" and rng.random() < cfg.rerun_recognition:
             seen = original
-        return make_researcher(actor, cfg.domain).investigate(Task(seen, client))
+        helper_models = models.with_caller(f"{caller}/rerun") if models is not None else None
+        return make_researcher(actor, cfg.domain, helper_models).investigate(Task(seen, client))
 
     return rerun
 
@@ -100,6 +108,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         "task_id": brief.task_id,
     }
     actor, attack = cfg.researcher, None
+    models = ModelAccess(cfg.models) if cfg.models is not None and cfg.models.any else None
     try:
         if cfg.researcher.disposition == "saboteur" and cfg.researcher.variant == ADAPTIVE:
             chosen = choose_attack(
@@ -114,7 +123,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
                 protocol_budgets=cfg.protocol_budgets,
             )
             actor, attack = chosen.spec, chosen.label
-        researcher = make_researcher(actor, cfg.domain)
+        researcher = make_researcher(actor, cfg.domain, models)
         report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
     except Exception as err:  # a failing researcher is a recorded failed episode
         log.warning("researcher failed on %s: %s", brief.task_id, err)
@@ -125,17 +134,24 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
             researcher_spend=lab.spent(RESEARCHER),
             error=f"{type(err).__name__}: {err}",
             attack=attack,
+            models=models.meter.log() if models is not None else None,
         )
     calls = tuple(lab.calls_by(RESEARCHER))
     spend = lab.spent(RESEARCHER)
+    # What protocols read: a model researcher's private scratchpad only where allowed.
+    reviewed = report
+    if models is None or not models.settings.scratchpad_visible:
+        reviewed = report.without_private()
     verdicts = []
     for name in cfg.protocols:
-        protocol = get_protocol(name, cfg.domain)
+        protocol = get_protocol(name, cfg.domain, models)
         for frac in review_budgets(protocol, cfg.protocol_budgets.get(name, cfg.budgets)):
             caller = f"{name}@{frac:g}"
             share = helper_share(protocol)
             helpers = (
-                Helpers(lab, caller, share * frac * spend, _rerun(cfg, actor, brief, caller))
+                Helpers(
+                    lab, caller, share * frac * spend, _rerun(cfg, actor, brief, caller, models)
+                )
                 if share > 0
                 else None
             )
@@ -146,9 +162,10 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
                 researcher_spend=spend,
                 rng=stream(cfg.seed, "protocol-choice", caller),
                 helpers=helpers,
+                models=models.for_protocols() if models is not None else None,
             )
             try:
-                verdict = protocol.review(report, ctx)
+                verdict = protocol.review(reviewed, ctx)
             except Exception as err:
                 log.warning("protocol %s failed on %s: %s", caller, brief.task_id, err)
                 verdicts.append(
@@ -194,4 +211,5 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         features=report_features(report, calls, budget),
         verdicts=verdicts,
         attack=attack,
+        models=models.meter.log() if models is not None else None,
     )

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from proctor.core import Evaluability, Grade, Report, Verdict
+from proctor.models.meter import ModelLog
 from proctor.researchers import ResearcherSpec
 
 Role = Literal["dev", "calibration", "test"]
@@ -62,6 +63,9 @@ class EpisodeRecord(BaseModel):
     """Set when the researcher failed: the episode is recorded as failed."""
     attack: str | None = None
     """For the adaptive attacker: the candidate it chose and the search budget it spent."""
+    models: ModelLog | None = None
+    """Model-backed episodes: tokens and dollars per caller and role, and every transcript
+    (a failed episode's too, with the raw text of a malformed report)."""
     _memo: dict[Any, Any] = PrivateAttr(default_factory=dict)
 
     def memo(self) -> dict[Any, Any]:
@@ -108,7 +112,8 @@ class MetricRow(BaseModel):
     """Disposition variant (``saboteur:misread``) or None."""
     metric: str
     """auroc, catch_rate, catch_rate_judged, abstention, usefulness, cost_fraction,
-    interval_score, brier, recovered, accuracy, edge_accuracy, giveaway_auroc, ..."""
+    interval_score, brier, recovered, accuracy, edge_accuracy, giveaway_auroc, model_tokens
+    and model_cost (per episode; protocol None for the researcher), ..."""
     value: float | None
     """None when the figure cannot be shown (see `note`)."""
     lo: float | None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from proctor import registry
 from proctor.bench.records import ROLES, Role
+from proctor.models.settings import ModelSettings
 from proctor.researchers import ResearcherSpec
 
 ADAPTIVE = "adaptive"
@@ -109,6 +110,11 @@ class SweepSpec(BaseModel):
     rerun_recognition: float = Field(default=0.0, ge=0, le=1)
     """How often an organism recognises that a protocol is re-running it on a modified brief
     (it then answers as it did to the original brief): DESIGN.md §2's re-run knob."""
+    models: ModelSettings | None = None
+    """Models per role (researcher, judge, debater, monitor) and their limits; None (the
+    default) runs everything scripted. Setting a researcher model makes every researcher of
+    the sweep, honest or organism, model-backed (backend ``llm:<model>``): the same sweep runs
+    scripted or model-backed by changing only model names."""
     adaptive: bool = True
     """Add the adaptive attacker ``saboteur:adaptive`` in every domain: on each task it
     searches the headline saboteur variants and knobs against the frozen protocols
@@ -185,12 +191,27 @@ class SweepSpec(BaseModel):
                         raise SpecError(f"knobs.{disp}.{name}: empty list of values")
         if not self.population:
             raise SpecError("population: at least one honest researcher is needed")
+        if self.models is not None and self.models.researcher:
+            from proctor.researchers.llm import LLM_KNOBS
+
+            if self.adaptive:
+                raise SpecError(
+                    "adaptive: the adaptive attacker searches scripted attacks only; run "
+                    "model-backed researchers with --no-adaptive (adaptive = false)"
+                )
+            for disp, knobs in self.knobs.items():
+                for name in knobs:
+                    if name not in LLM_KNOBS:
+                        raise SpecError(
+                            f"knobs.{disp}.{name}: model-backed organisms understand only "
+                            f"{', '.join(LLM_KNOBS)}"
+                        )
         return self
 
     @property
     def hash(self) -> str:
         """Short hash of the whole spec."""
-        return _digest(self.model_dump(mode="json"))[:12]
+        return _digest(_dump(self))[:12]
 
     @property
     def run_id(self) -> str:
@@ -202,11 +223,15 @@ class SweepSpec(BaseModel):
         from proctor.researchers.strategy import variant_names
 
         present = set(variant_names(domain)) if domain is not None else None
-        out = [
-            ResearcherSpec(backend=m.backend, skill=m.skill, budget=m.budget)
+        model = self.models.researcher if self.models is not None else None
+        population = [
+            m.model_copy(update={"backend": f"llm:{model}"}) if model else m
             for m in self.population
         ]
-        base = self.population[index % len(self.population)]
+        out = [
+            ResearcherSpec(backend=m.backend, skill=m.skill, budget=m.budget) for m in population
+        ]
+        base = population[index % len(population)]
         names = self.organisms
         if names is None:
             names = sorted({v for d in self.domains for v in variant_names(d)} - {"honest"})
@@ -256,6 +281,7 @@ class SweepSpec(BaseModel):
                                 },
                                 capability_test_rate=self.capability_test_rate,
                                 rerun_recognition=self.rerun_recognition,
+                                models=self.models,
                             )
 
 
@@ -273,10 +299,11 @@ class EpisodeConfig(BaseModel):
     protocol_budgets: dict[str, list[float]] = Field(default_factory=dict)
     capability_test_rate: float
     rerun_recognition: float = 0.0
+    models: ModelSettings | None = None
 
     @property
     def key(self) -> str:
-        return _digest(self.model_dump(mode="json"))[:20]
+        return _digest(_dump(self))[:20]
 
 
 def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:
@@ -284,6 +311,15 @@ def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:
     names = sorted(knobs)
     values = [v if isinstance(v, list) else [v] for v in (knobs[n] for n in names)]
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    """A record as hashed: without ``models`` when it is None, so scripted keys and run ids
+    are what they were before model-backed roles existed (stores stay resumable)."""
+    data = model.model_dump(mode="json")
+    if data.get("models") is None:
+        data.pop("models", None)
+    return data
 
 
 def _digest(obj: Any) -> str:

@@ -7,7 +7,9 @@ work finishes, so a killed sweep keeps what it finished and a rerun skips it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import json
+import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -15,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import SweepSpec
+from proctor.models.meter import Transcript
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -34,11 +37,20 @@ episodes = sa.Table(
     sa.Column("level", sa.Integer, nullable=False),
     sa.Column("seed", sa.BigInteger, nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("backend", sa.String(40), nullable=False),
+    sa.Column("backend", sa.String(200), nullable=False),
     sa.Column("disposition", sa.String(80), nullable=False),
     sa.Column("failed", sa.Boolean, nullable=False),
     sa.Column("record", sa.Text, nullable=False),
 )
+transcripts = sa.Table(
+    "transcripts",
+    metadata,
+    sa.Column("run_id", sa.String(80), primary_key=True),
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+"""Model transcripts of model-backed episodes, zlib-compressed JSON, kept apart from the
+episode rows so that summarising a run never loads them (:meth:`Store.transcripts`)."""
 
 
 class StoreError(RuntimeError):
@@ -83,7 +95,19 @@ class Store:
             return {r[0] for r in rows}
 
     def write(self, records: Iterable[EpisodeRecord]) -> int:
-        """Insert a batch of episodes in one transaction; returns how many."""
+        """Insert a batch of episodes in one transaction; returns how many.
+
+        Model transcripts go to their own table; the episode row keeps the usage."""
+        records = list(records)
+        talks = []
+        for i, r in enumerate(records):
+            if r.models is not None and r.models.transcripts:
+                data = json.dumps([t.model_dump(mode="json") for t in r.models.transcripts])
+                talks.append(
+                    {"run_id": r.run_id, "key": r.key, "data": zlib.compress(data.encode())}
+                )
+                kept = r.models.model_copy(update={"transcripts": []})
+                records[i] = r.model_copy(update={"models": kept})
         rows = [
             {
                 "run_id": r.run_id,
@@ -102,7 +126,21 @@ class Store:
         if rows:
             with self.engine.begin() as conn:
                 conn.execute(episodes.insert(), rows)
+                if talks:
+                    conn.execute(transcripts.insert(), talks)
         return len(rows)
+
+    def transcripts(self, run_id: str) -> Iterator[tuple[str, list[Transcript]]]:
+        """(episode key, its model transcripts) for every model-backed episode of a run."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(transcripts.c.key, transcripts.c.data)
+                .where(transcripts.c.run_id == run_id)
+                .order_by(transcripts.c.key)
+            )
+            for key, data in rows:
+                items = json.loads(zlib.decompress(data))
+                yield key, [Transcript.model_validate(t) for t in items]
 
     def episodes(self, run_id: str) -> list[EpisodeRecord]:
         with self.engine.connect() as conn:

@@ -313,6 +313,7 @@ def summarise(
                     rows += _protocol_rows(ctx, level, key, l_test, thresholds)
                 rows += _quality_rows(ctx, l_test)
                 rows += _gate_rows(ctx, level, l_test, thresholds)
+                rows += _model_rows(ctx, l_eps)
             pooled = _Ctx(backend, domain, evaluability, None, n_resamples, seed, lookup)
             d_test = [ep for ep in d_eps if not _failed(ep) and ep.role == "test"]
             rows += _giveaway_rows(pooled, d_test)
@@ -325,6 +326,39 @@ def summarise(
 
 def _by_variant(eps: Iterable[EpisodeRecord]) -> list[tuple[str, list[EpisodeRecord]]]:
     return sorted(_group(eps, lambda e: e.researcher.organism).items())
+
+
+def _model_rows(ctx: _Ctx, eps: Sequence[EpisodeRecord]) -> list[MetricRow]:
+    """Model tokens (and dollars, where priced) per episode: the researcher's, and each
+    protocol@budget's with its helpers', over model-backed episodes of every role (failed ones
+    too: their tokens were spent)."""
+    modelled = [ep for ep in eps if ep.models is not None]
+    if not modelled:
+        return []
+    spent: dict[str, list[tuple[float, float | None]]] = {}
+    for ep in modelled:
+        assert ep.models is not None
+        mine: dict[str, tuple[float, float | None]] = {}
+        for u in ep.models.usage:
+            who = u.caller.split("/", 1)[0]
+            tokens, cost = mine.get(who, (0.0, 0.0))
+            mine[who] = (
+                tokens + u.tokens,
+                None if cost is None or u.cost is None else cost + u.cost,
+            )
+        for who, value in mine.items():
+            spent.setdefault(who, []).append(value)
+    rows = []
+    for who, values in sorted(spent.items()):
+        protocol, _, budget = who.partition("@")
+        key = None if who == "researcher" else _Key(who, protocol, float(budget or 0))
+        note = f"over {len(values)} of {len(modelled)} model-backed episodes"
+        mean_tokens = mean_estimate([t for t, _ in values], **ctx.boot)
+        rows.append(ctx.row("model_tokens", mean_tokens, key=key, note=note))
+        if all(c is not None for _, c in values):
+            mean_cost = mean_estimate([float(c or 0.0) for _, c in values], **ctx.boot)
+            rows.append(ctx.row("model_cost", mean_cost, key=key, note=note))
+    return rows
 
 
 def _failed_rows(ctx: _Ctx, eps: Sequence[EpisodeRecord]) -> list[MetricRow]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from proctor import registry
 from proctor.core import Brief, LabCall, Report, Verdict
 from proctor.lab import LabClient
 from proctor.protocols.helpers import Helpers
+
+if TYPE_CHECKING:
+    from proctor.models import ModelAccess, ProtocolModels
 
 __all__ = [
     "Helpers",
@@ -44,6 +47,9 @@ class ReviewContext:
     helpers: Helpers | None = None
     """Helper agents charged to the protocol (opponents, re-runs); None where the protocol
     declares no ``helper_share`` or the caller gave none."""
+    models: ProtocolModels | None = None
+    """Clients for the episode's model-backed roles, for protocols with a model-backed form
+    (None: scripted)."""
 
 
 class OversightProtocol(Protocol):
@@ -65,10 +71,16 @@ class OversightProtocol(Protocol):
         ...
 
 
-def get_protocol(name: str, domain: str) -> OversightProtocol:
-    """Instantiate protocol `name` for `domain`."""
+def get_protocol(name: str, domain: str, models: ModelAccess | None = None) -> OversightProtocol:
+    """Instantiate protocol `name` for `domain`: its model-backed form
+    (:mod:`proctor.protocols.llm`) where the protocol has one and `models` sets the model of
+    its role, else the scripted implementation."""
     cls = registry.lookup("protocol", name, domain)
     proto: OversightProtocol = cls()
+    if models is not None:
+        from proctor.protocols.llm import model_backed
+
+        return model_backed(name, proto, models)
     return proto
 
 

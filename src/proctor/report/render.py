@@ -124,9 +124,14 @@ CAPTIONS: dict[str, str] = {
         "0.10 means the protocol spent a tenth of what the researcher did."
     ),
     "other": "Figures that fit none of the tables above, listed as stored.",
+    "models": "Model-backed runs: mean model tokens (and dollars, where a price is known) per "
+    "episode, for the researcher (protocol —) and for each protocol@budget with its helpers "
+    "(debaters, re-runs), with 95% bootstrap intervals; failed episodes count, since their "
+    "tokens were spent.",
 }
 _COST_METRIC = "cost_fraction"
-_TABLED_METRICS = frozenset({"auroc", "catch_rate", _COST_METRIC, GIVEAWAY_METRIC})
+_MODEL_METRICS = frozenset({"model_tokens", "model_cost"})
+_TABLED_METRICS = frozenset({"auroc", "catch_rate", _COST_METRIC, GIVEAWAY_METRIC, *_MODEL_METRICS})
 
 
 # ----------------------------------------------------------------------------- sections
@@ -675,6 +680,11 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
         sections.insert(
             4,
             Section("backtest", "Back-test vs true skill", CAPTIONS["backtest"], backtest),
+        )
+    modelled = [r for r in rows if r.metric in _MODEL_METRICS]
+    if modelled:
+        sections.append(
+            Section("model-use", "Model use", CAPTIONS["models"], _other_table(modelled))
         )
     if other:
         sections.append(Section("other", "Other figures", CAPTIONS["other"], _other_table(other)))

@@ -34,7 +34,7 @@ class ResearcherSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     backend: str = "scripted"
-    """Researcher backend (``scripted``...)."""
+    """Researcher backend: ``scripted``, or ``llm:<model>`` for a model-backed researcher."""
     skill: str = "expert"
     """Skill level within the backend (``novice``, ``expert``)."""
     budget: float = Field(default=1.0, gt=0, le=1.0)
@@ -50,6 +50,16 @@ class ResearcherSpec(BaseModel):
     @classmethod
     def _sorted(cls, v: dict[str, float]) -> dict[str, float]:
         return dict(sorted(v.items()))
+
+    @property
+    def backend_name(self) -> str:
+        """The registered backend (``llm`` of ``llm:openai/gpt-4o``)."""
+        return self.backend.partition(":")[0]
+
+    @property
+    def model(self) -> str | None:
+        """The model of a model-backed researcher (``openai/gpt-4o``), else None."""
+        return self.backend.partition(":")[2] or None
 
     @property
     def disposition_variant(self) -> str:
@@ -79,8 +89,17 @@ class ResearcherSpec(BaseModel):
         return cls(**{**defaults, "disposition": disposition, "variant": variant})
 
 
-def make_researcher(spec: ResearcherSpec, domain: str) -> Researcher:
-    """Build the researcher `spec` describes for `domain`."""
-    factory = registry.lookup("backend", spec.backend, domain)
+def make_researcher(spec: ResearcherSpec, domain: str, models: Any = None) -> Researcher:
+    """Build the researcher `spec` describes for `domain`.
+
+    `spec.backend` is ``name`` or ``name:model`` (``llm:openai/gpt-4o``): the model is part of
+    the backend, so figures from different models are never pooled. Backends that declare
+    ``uses_models`` are built as ``factory(spec, domain, models)`` with the episode's
+    :class:`~proctor.models.ModelAccess`; the others as ``factory(spec)``.
+    """
+    factory = registry.lookup("backend", spec.backend_name, domain)
+    if getattr(factory, "uses_models", False):
+        built: Researcher = factory(spec, domain, models)
+        return built
     researcher: Researcher = factory(spec)
     return researcher
