@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -176,17 +177,20 @@ def from_inspect(messages: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 _models: dict[tuple[str, str], Any] = {}
+"""Inspect models of this process, by name, settings and endpoints."""
 
 
 def _model(name: str, settings: ModelSettings) -> Any:
     """The Inspect model for `name` under `settings` (one per process and settings)."""
-    key = (name, settings.model_dump_json())
+    # Providers read their endpoint from the environment when built: a new endpoint is a new model.
+    endpoints = sorted((k, v) for k, v in os.environ.items() if k.endswith("_BASE_URL"))
+    key = (name, settings.model_dump_json() + json.dumps(endpoints))
     if key not in _models:
         from inspect_ai.model import GenerateConfig, get_model
 
         config = GenerateConfig(
             max_retries=settings.max_retries,
-            timeout=settings.timeout,
+            attempt_timeout=settings.timeout,
             max_connections=settings.max_connections,
             temperature=settings.temperature,
             seed=settings.seed,
