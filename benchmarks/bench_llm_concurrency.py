@@ -32,7 +32,7 @@ NAME = "openai-api/fake/fake-model"
 
 
 def configs(n: int) -> list[EpisodeConfig]:
-    models = ModelSettings(researcher=NAME, max_connections=64)
+    models = ModelSettings(researcher=NAME, max_connections=64, player_hints=True)
     return [
         EpisodeConfig(
             domain="forecast",

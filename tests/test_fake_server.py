@@ -44,7 +44,8 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def _config(domain: str = "optimize", **settings: Any) -> EpisodeConfig:
-    models = ModelSettings(researcher=NAME, **({"max_retries": 0, "timeout": 5} | settings))
+    base = {"max_retries": 0, "timeout": 5, "player_hints": True}
+    models = ModelSettings(researcher=NAME, **(base | settings))
     return EpisodeConfig(
         domain=domain,
         level=1,
@@ -132,7 +133,7 @@ def test_the_sweep_goes_on_past_failed_episodes(serve: Any, tmp_path: Path) -> N
             "knobs": {},
             "seeds": {"calibration": 6, "test": 2},
             "adaptive": False,
-            "models": {"researcher": NAME, "max_retries": 0, "timeout": 5},
+            "models": {"researcher": NAME, "max_retries": 0, "timeout": 5, "player_hints": True},
         }
     )
     result = run_bench(spec, tmp_path, concurrency=1)

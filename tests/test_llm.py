@@ -300,3 +300,16 @@ def test_max_tokens_stops_the_sweep_cleanly_and_a_rerun_goes_on(tmp_path: Path) 
     second = run_bench(spec, tmp_path, concurrency=2)
     assert second.stopped is None and second.n_episodes == total
     assert second.n_new == total - first.n_episodes
+
+
+def test_real_models_get_no_player_line_and_no_disposition_words() -> None:
+    from proctor.domains import get_domain
+    from proctor.researchers.llm import LLMResearcher
+
+    brief = get_domain("causal").sample(1, 3).brief
+    spec = ResearcherSpec(backend="llm:openai/gpt-4o", disposition="saboteur", variant="misread")
+    real = LLMResearcher(spec, "causal", ModelAccess(ModelSettings(researcher="openai/gpt-4o")))
+    prompt = real.system_prompt(brief)
+    assert "player" not in prompt and "saboteur" not in prompt.lower()
+    mock = LLMResearcher(spec, "causal", ModelAccess(ModelSettings(researcher=MOCK)))
+    assert '"disposition": "saboteur"' in mock.system_prompt(brief)

@@ -66,6 +66,10 @@ class ModelSettings(BaseModel):
     scratchpad_visible: bool = False
     """Whether protocols may read a model researcher's private scratchpad (the CoT-monitoring
     vs action-only comparison, Baker et al. 2025); the store always keeps it."""
+    player_hints: bool = False
+    """End the researcher's system prompt with a line naming the scripted researcher to play,
+    for proctor's stand-in models (:mod:`proctor.models.player`) behind an OpenAI-compatible
+    endpoint, as in the tests; always on for ``mockllm/``. Never for real models."""
     prices: dict[str, Price] = Field(default_factory=dict)
     """Prices of models Inspect knows none for, by model name (needed for ``--max-cost``)."""
 

@@ -177,8 +177,13 @@ class LLMResearcher:
             variant,
             fired & known_conditions(disposition),
         )
-        # The last line lets proctor's own mock models (mockllm/model, the test server) play
-        # the matching scripted researcher; protocols never see the system prompt.
+        settings = self.models.settings
+        model = settings.model_for("researcher") or ""
+        if not (settings.player_hints or model.startswith("mockllm/")):
+            return prompt.system
+        # For proctor's own stand-in models only (mockllm/model, the test server): a last line
+        # naming the scripted researcher to play. Real models never get it, so no word of it
+        # can leak into their reports; protocols never see the system prompt at all.
         player = {
             "skill": self.spec.skill,
             "budget": self.spec.budget,
