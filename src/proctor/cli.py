@@ -88,7 +88,7 @@ def main(verbose: bool) -> None:
     default=None,
     help="Add (or leave out) the adaptive attacker saboteur:adaptive, which searches its "
     "attacks against the frozen protocols (costly: ~1-3 s per episode) [default: on in the "
-    "full sweep, off in --quick].",
+    "full sweep, off in --quick and with --researcher-model, which it cannot run with].",
 )
 @click.option("--seeds", type=int, help="Test seeds per level (calibration seeds stay as set).")
 @click.option("--calibration-seeds", type=int, help="Calibration seeds per level.")
