@@ -86,6 +86,9 @@ class FakeOpenAI:
         """Unexpected exceptions in handler threads (kept, not printed; lost connections aside)."""
         self._lock = threading.Lock()
         self._count = 0
+        self._waiting = 0
+        self.max_in_flight = 0
+        """Most requests ever inside their latency sleep at once (overlap, not timing)."""
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -204,7 +207,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         number = owner._arrived(body)
         if owner.latency:
-            time.sleep(owner.latency)
+            with owner._lock:
+                owner._waiting += 1
+                owner.max_in_flight = max(owner.max_in_flight, owner._waiting)
+            try:
+                time.sleep(owner.latency)
+            finally:
+                with owner._lock:
+                    owner._waiting -= 1
         fault = owner.faults.get(number)
         if fault is not None and fault.kind == "error":
             self._error(fault.status, f"scripted fault on request {number}")

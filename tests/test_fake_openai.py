@@ -217,14 +217,13 @@ def test_with_no_retries_a_server_error_surfaces(serve: Callable[..., FakeOpenAI
 
 def test_a_hung_request_times_out(serve: Callable[..., FakeOpenAI]) -> None:
     server = serve(faults={1: Fault("timeout", delay=5), 2: Fault("timeout", delay=5)})
-    started = time.monotonic()
     with pytest.raises(tenacity.RetryError) as caught:
         generate(server, config=GenerateConfig(attempt_timeout=1, max_retries=0))
     assert isinstance(caught.value.last_attempt.exception(), AttemptTimeoutError)
     with pytest.raises(tenacity.RetryError) as caught:
         generate(server, config=GenerateConfig(max_retries=0), client_timeout=1, max_retries=0)
     assert isinstance(caught.value.last_attempt.exception(), openai.APITimeoutError)
-    assert time.monotonic() - started < 5 and server.n_requests == 2
+    assert server.n_requests == 2  # each hang cut short (the error types say by what)
 
 
 def test_generate_config_timeout_does_not_cut_a_slow_answer(
@@ -260,9 +259,8 @@ def test_concurrent_requests_overlap(serve: Callable[..., FakeOpenAI]) -> None:
         async with model:
             return await asyncio.gather(*(model.generate(f"q{i}") for i in range(n)))
 
-    started = time.monotonic()
     outputs = asyncio.run(many())
-    seconds = time.monotonic() - started
     assert sorted(o.completion for o in outputs) == sorted(f"you said: q{i}" for i in range(n))
     assert server.n_requests == n
-    assert seconds < n * latency / 2, f"{n} requests took {seconds:.2f} s: not overlapped"
+    # overlap is shown by requests in flight together, not by wall time (which load skews)
+    assert server.max_in_flight > 1, "requests were served one at a time"
