@@ -313,3 +313,19 @@ def test_real_models_get_no_player_line_and_no_disposition_words() -> None:
     assert "player" not in prompt and "saboteur" not in prompt.lower()
     mock = LLMResearcher(spec, "causal", ModelAccess(ModelSettings(researcher=MOCK)))
     assert '"disposition": "saboteur"' in mock.system_prompt(brief)
+
+
+def test_past_the_step_budget_the_model_must_report_without_more_calls() -> None:
+    from proctor.researchers.llm import FINAL_NOW
+
+    models = ModelSettings(researcher=MOCK, max_steps=3)
+    rec = run_episode(_config("derivation", models=models), "t")
+    assert rec.models is not None
+    (talk,) = rec.models.transcripts
+    users = [m["content"] for m in talk.messages if m["role"] == "user"]
+    assert FINAL_NOW in users
+    after = talk.messages[[m.get("content") for m in talk.messages].index(FINAL_NOW) :]
+    assert not any(m["role"] == "tool" for m in after)  # no call is made past the budget
+    assert not any(m.get("tool_calls") for m in after)
+    # the scripted player finds its budget spent and reports what it can, or fails recorded
+    assert (rec.report is None) == (rec.error is not None)

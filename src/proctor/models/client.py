@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from proctor.core import Action
 from proctor.models.meter import Meter
@@ -233,7 +233,12 @@ class ModelClient:
         """Tokens this caller has used so far in the episode."""
         return self.__meter.tokens(self.caller)
 
-    def generate(self, messages: Sequence[dict[str, Any]], tools: Sequence[Action] = ()) -> Turn:
+    def generate(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[Action] = (),
+        tool_choice: Literal["auto", "none"] | None = None,
+    ) -> Turn:
         """One answer to `messages`, with `tools` offered.
 
         Raises:
@@ -246,7 +251,9 @@ class ModelClient:
         infos = [_tool_info(a) for a in tools]
 
         async def call() -> Any:
-            return await model.generate(inspect_messages, tools=infos, cache=settings.cache)
+            return await model.generate(
+                inspect_messages, tools=infos, tool_choice=tool_choice, cache=settings.cache
+            )
 
         try:
             output = run(call())

@@ -49,8 +49,13 @@ class ReplayClient:
     """A lab client that answers from a conversation's recorded tool results, in order."""
 
     def __init__(
-        self, actions: Sequence[Action], budget: float, recorded: list[dict[str, Any]]
+        self,
+        actions: Sequence[Action],
+        budget: float,
+        recorded: list[dict[str, Any]],
+        final: bool = False,
     ) -> None:
+        self._final = final
         self._actions = tuple(actions)
         self._budget = budget
         self._recorded = recorded
@@ -87,6 +92,8 @@ class ReplayClient:
     def call(self, action: str, **args: Any) -> LabCall:
         index = len(self._calls)
         if index >= len(self._recorded):
+            if self._final:  # told to report now: the method finds its budget spent
+                raise BudgetExceeded(f"{action}: no budget left, the report is due")
             raise _NeedCall(action, json.loads(json.dumps(args, default=_plain)))
         rec = self._recorded[index]
         body = rec["result"]
@@ -165,6 +172,7 @@ def _research(
     messages: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], who: dict[str, Any]
 ) -> dict[str, Any]:
     from proctor.researchers import ResearcherSpec, make_researcher
+    from proctor.researchers.llm import FINAL_NOW
 
     user = next(m.get("content") or "" for m in messages if m["role"] == "user")
     brief_json, budget = _BRIEF.search(user), _BUDGET.search(user)
@@ -172,17 +180,18 @@ def _research(
         return {"role": "assistant", "content": "I cannot find the brief."}
     brief = Brief.model_validate(json.loads(brief_json.group(1)))
     recorded = _recorded(messages)
-    if not tools:  # asked for the report at once: replay with no new calls allowed
-        tools_known: list[Action] = []
-    else:
-        tools_known = [_action(t) for t in tools]
+    tools_known = [_action(t) for t in tools]
+    last = next((m.get("content") or "" for m in reversed(messages) if m["role"] == "user"), "")
+    final = last.startswith(FINAL_NOW[:40])
     # A real brief's budget is the whole task's; the researcher is told its own share.
     spec = ResearcherSpec(backend="scripted", **who)
     full = brief.model_copy(update={"budget": float(budget.group(1)) / spec.budget})
-    client = ReplayClient(tools_known, float(budget.group(1)), recorded)
+    client = ReplayClient(tools_known, float(budget.group(1)), recorded, final)
     researcher = make_researcher(spec, brief.domain)
     try:
         report = researcher.investigate(Task(full, cast(LabClient, client)))
+    except LabError as err:  # the method could not finish on what it had
+        return {"role": "assistant", "content": f"I could not finish the work: {err}"}
     except _NeedCall as need:
         n = len(recorded)
         return {

@@ -47,9 +47,11 @@ class ModelSettings(BaseModel):
     """Model of the trace monitor (None: the scripted monitor)."""
     max_steps: int = Field(default=100, ge=1)
     """Most model turns of one researcher episode (tool calls and the report)."""
-    max_tokens: int = Field(default=2_000_000, ge=1)
-    """Most tokens (input + output) one researcher episode may use; past it the researcher is
-    asked for its report at once."""
+    max_tokens: int = Field(default=10_000_000, ge=1)
+    """Most tokens (input + output, summed over turns: each turn resends the conversation) one
+    researcher episode may use; past it the researcher is asked for its report at once. The
+    default lets a causal level-3 episode, whose tool results hold raw samples (~2M tokens
+    summed), finish; cap a sweep's spend with ``--max-tokens``/``--max-cost``."""
     max_output_tokens: int = Field(default=4096, ge=1)
     """Most tokens of one model answer."""
     timeout: int = Field(default=120, ge=1)

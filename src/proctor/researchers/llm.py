@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -206,9 +207,13 @@ class LLMResearcher:
         error: str | None = None
         try:
             for _ in range(settings.max_steps + 2):
-                turn = client.generate(messages, () if final else lab.actions)
+                # Past the budget the tools stay declared (providers want them beside earlier
+                # tool calls) but may not be called; calls made anyway are dropped.
+                turn = client.generate(messages, lab.actions, "none" if final else None)
+                if final and turn.tool_calls:
+                    turn = replace(turn, tool_calls=[])
                 messages.append(turn.as_message())
-                if turn.tool_calls and not final:
+                if turn.tool_calls:
                     trace += reasoning_events(turn.text)
                     for tc in turn.tool_calls:
                         messages.append(self._act(lab, tc, trace))
