@@ -280,22 +280,11 @@ def report(run: str, store: str | None, out: Path | None) -> None:
 
     RUN is a bench output folder (holding episodes.sqlite) or a run id in --store.
     """
-    from proctor.bench import Store, StoreError, report_run
+    from proctor.bench import StoreError, report_run
 
-    folder = Path(run)
     try:
-        if store is None and folder.is_dir():
-            if not (folder / "episodes.sqlite").exists():
-                _fail(f"{folder} holds no episodes.sqlite; pass --store")
-            db = Store(folder / "episodes.sqlite")
-            ids = db.runs()
-            if not ids:
-                _fail(f"no runs in {folder / 'episodes.sqlite'}")
-            run_id, out = ids[0][0], out or folder
-        elif store is not None:
-            db, run_id, out = Store(store), run, out or Path("runs") / run
-        else:
-            _fail(f"{run!r} is not a bench output folder; pass --store URL to name a run id")
+        db, run_id, folder = _open_run(run, store)
+        out = out or folder or Path("runs") / run
         result = report_run(db, run_id, out)
     except StoreError as err:
         _fail(str(err))
@@ -320,28 +309,39 @@ def export(run: str, inspect_dir: Path, store: str | None) -> None:
     RUN is a bench output folder (holding episodes.sqlite) or a run id in --store. Needs
     `pip install proctor[llm]`.
     """
-    from proctor.bench import Store, StoreError
+    from proctor.bench import StoreError
     from proctor.bench.export import ExportError, export_inspect
 
-    folder = Path(run)
     try:
-        if store is None and folder.is_dir():
-            if not (folder / "episodes.sqlite").exists():
-                _fail(f"{folder} holds no episodes.sqlite; pass --store")
-            db = Store(folder / "episodes.sqlite")
-            ids = db.runs()
-            if not ids:
-                _fail(f"no runs in {folder / 'episodes.sqlite'}")
-            run_id = ids[0][0]
-        elif store is not None:
-            db, run_id = Store(store), run
-        else:
-            _fail(f"{run!r} is not a bench output folder; pass --store URL to name a run id")
+        db, run_id, _ = _open_run(run, store)
         paths = export_inspect(db, run_id, inspect_dir)
     except (StoreError, ExportError) as err:
         _fail(str(err))
     for path in paths:
         click.echo(str(path))
+
+
+def _open_run(run: str, store: str | None) -> tuple[Any, str, Path | None]:
+    """The store and run id RUN names: a bench output folder (its newest run; the folder is
+    returned too) or, with --store, a run id. User mistakes end in `_fail`.
+
+    Raises:
+        StoreError: the store cannot be opened.
+    """
+    from proctor.bench import Store
+
+    folder = Path(run)
+    if store is None and folder.is_dir():
+        if not (folder / "episodes.sqlite").exists():
+            _fail(f"{folder} holds no episodes.sqlite; pass --store")
+        db = Store(folder / "episodes.sqlite")
+        ids = db.runs()
+        if not ids:
+            _fail(f"no runs in {folder / 'episodes.sqlite'}")
+        return db, ids[0][0], folder
+    if store is not None:
+        return Store(store), run, None
+    _fail(f"{run!r} is not a bench output folder; pass --store URL to name a run id")
 
 
 @main.command(name="list")
