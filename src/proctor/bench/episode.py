@@ -91,6 +91,14 @@ def _rerun(
 
 def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
     """Run one episode end to end."""
+    return run_logged_episode(cfg, run_id)[0]
+
+
+def run_logged_episode(
+    cfg: EpisodeConfig, run_id: str
+) -> tuple[EpisodeRecord, tuple[LabCall, ...]]:
+    """Run one episode end to end; also return the researcher's lab log, which the episode
+    record does not keep (the live loop shows it to human reviewers)."""
     domain = get_domain(cfg.domain)
     sampled = domain.sample(cfg.level, cfg.seed, capability_test_rate=cfg.capability_test_rate)
     brief = sampled.brief
@@ -127,7 +135,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
     except Exception as err:  # a failing researcher is a recorded failed episode
         log.warning("researcher failed on %s: %s", brief.task_id, err)
-        return EpisodeRecord(
+        failed = EpisodeRecord(
             **base,
             report=None,
             grade=None,
@@ -136,6 +144,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
             attack=attack,
             models=models.meter.log() if models is not None else None,
         )
+        return failed, tuple(lab.calls_by(RESEARCHER))
     calls = tuple(lab.calls_by(RESEARCHER))
     spend = lab.spent(RESEARCHER)
     # What protocols read: a model researcher's private scratchpad only where allowed.
@@ -203,7 +212,7 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
     # The bench alone holds the workspace's secrets, as it holds the truth.
     violations = count_violations(report, calls, sampled.world.workspace)
     grade = grade.model_copy(update={"violations": violations})
-    return EpisodeRecord(
+    record = EpisodeRecord(
         **base,
         report=report,
         grade=grade,
@@ -213,3 +222,4 @@ def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
         attack=attack,
         models=models.meter.log() if models is not None else None,
     )
+    return record, calls
