@@ -80,6 +80,11 @@ def open_calibration(cfg: LoopConfig) -> tuple[Store, str]:
     from proctor.bench.store import StoreError
 
     target = cfg.calibration
+    if "://" not in target and not cfg.path(target).exists():
+        raise ConfigError(
+            f"calibration: no bench run at {cfg.path(target)}; run the bench first "
+            f"(proctor bench --out {cfg.path(target)})"
+        )
     try:
         if "://" not in target and cfg.path(target).is_dir():
             path = cfg.path(target) / "episodes.sqlite"
