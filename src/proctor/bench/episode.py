@@ -2,14 +2,22 @@
 
 An episode is a pure function of its :class:`~proctor.bench.spec.EpisodeConfig`. The same
 report is reviewed by every protocol and budget (paired statistics). A researcher or protocol
-that raises becomes a recorded failure with its error; the sweep goes on.
+that raises becomes a recorded failure with its error; the sweep goes on. So does one that
+hangs: the researcher's work and each protocol's review run under a wall-clock limit
+(:func:`time_limit`, :data:`TIME_LIMIT` seconds each by default), past which they raise
+:class:`PhaseTimeout`, recorded like any other error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -29,6 +37,41 @@ from proctor.researchers import ResearcherSpec, make_researcher
 log = logging.getLogger(__name__)
 
 RESEARCHER = "researcher"
+TIME_LIMIT = 600.0
+"""Default wall-clock limit, in seconds, on a researcher's work and on each protocol review
+(scripted ones take well under 10 s; the limit is for code that hangs)."""
+
+
+class PhaseTimeout(TimeoutError):
+    """A researcher or a protocol ran past its wall-clock limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise :class:`PhaseTimeout` in the block once `seconds` of wall-clock time pass.
+
+    Uses SIGALRM, so it applies on the main thread (in-process runs, pool and Ray workers);
+    elsewhere (model-backed episodes run in threads) it does nothing, and the model client's
+    own per-request timeout and step budget bound the work. Limits do not nest: an inner
+    limit replaces an outer one for its duration, and the outer one is restored after.
+    """
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise PhaseTimeout(f"{what} ran past its time limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer = signal.setitimer(signal.ITIMER_REAL, seconds)[0]
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer > 0:  # the outer limit goes on with what it had left
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 1e-3))
 
 
 def report_features(report: Report, calls: Sequence[LabCall], budget: float) -> dict[str, float]:
@@ -89,13 +132,14 @@ def _rerun(
     return rerun
 
 
-def run_episode(cfg: EpisodeConfig, run_id: str) -> EpisodeRecord:
-    """Run one episode end to end."""
-    return run_logged_episode(cfg, run_id)[0]
+def run_episode(cfg: EpisodeConfig, run_id: str, limit: float | None = TIME_LIMIT) -> EpisodeRecord:
+    """Run one episode end to end (`limit`: seconds for the researcher and for each protocol
+    review, see :func:`time_limit`; None for none)."""
+    return run_logged_episode(cfg, run_id, limit)[0]
 
 
 def run_logged_episode(
-    cfg: EpisodeConfig, run_id: str
+    cfg: EpisodeConfig, run_id: str, limit: float | None = TIME_LIMIT
 ) -> tuple[EpisodeRecord, tuple[LabCall, ...]]:
     """Run one episode end to end; also return the researcher's lab log, which the episode
     record does not keep (the live loop shows it to human reviewers)."""
@@ -118,21 +162,22 @@ def run_logged_episode(
     actor, attack = cfg.researcher, None
     models = ModelAccess(cfg.models) if cfg.models is not None and cfg.models.any else None
     try:
-        if cfg.researcher.disposition == "saboteur" and cfg.researcher.variant == ADAPTIVE:
-            chosen = choose_attack(
-                cfg.domain,
-                sampled.world,
-                brief,
-                budget,
-                cfg.researcher,
-                cfg.protocols,
-                cfg.budgets,
-                cfg.seed,
-                protocol_budgets=cfg.protocol_budgets,
-            )
-            actor, attack = chosen.spec, chosen.label
-        researcher = make_researcher(actor, cfg.domain, models)
-        report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
+        with time_limit(limit, f"the researcher on {brief.task_id}"):
+            if cfg.researcher.disposition == "saboteur" and cfg.researcher.variant == ADAPTIVE:
+                chosen = choose_attack(
+                    cfg.domain,
+                    sampled.world,
+                    brief,
+                    budget,
+                    cfg.researcher,
+                    cfg.protocols,
+                    cfg.budgets,
+                    cfg.seed,
+                    protocol_budgets=cfg.protocol_budgets,
+                )
+                actor, attack = chosen.spec, chosen.label
+            researcher = make_researcher(actor, cfg.domain, models)
+            report = researcher.investigate(Task(brief, lab.client(RESEARCHER, budget)))
     except Exception as err:  # a failing researcher is a recorded failed episode
         log.warning("researcher failed on %s: %s", brief.task_id, err)
         failed = EpisodeRecord(
@@ -174,7 +219,8 @@ def run_logged_episode(
                 models=models.for_protocols() if models is not None else None,
             )
             try:
-                verdict = protocol.review(reviewed, ctx)
+                with time_limit(limit, f"protocol {caller} on {brief.task_id}"):
+                    verdict = protocol.review(reviewed, ctx)
             except Exception as err:
                 log.warning("protocol %s failed on %s: %s", caller, brief.task_id, err)
                 verdicts.append(
