@@ -424,6 +424,8 @@ def review(config: Path | None, host: str | None, port: int | None, hash_passwor
         return
     if config is None:
         _fail("--config is required (the loop file whose database to serve)")
+    from pydantic import ValidationError
+
     from proctor.live.config import ConfigError, load_loop
 
     try:
@@ -438,6 +440,10 @@ def review(config: Path | None, host: str | None, port: int | None, hash_passwor
             host=host or login.host,
             port=port or login.port,
         )
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "review"
+        _fail(f"review.{where}: {first['msg']}")
     except (ConfigError, ValueError) as err:
         _fail(str(err).splitlines()[0])
     click.echo(f"proctor review on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")
