@@ -393,7 +393,7 @@ def test_backtest_coverage_overstates_true_coverage_at_level_2() -> None:
 # 5. no access to the future
 
 
-WORKSPACE = ["list_files", "read_file", "write_file", "fetch"]
+WORKSPACE = ["list_files", "read_file", "write_file", "fetch", "run_python"]
 
 
 def test_clients_expose_only_the_history_action() -> None:

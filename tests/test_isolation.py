@@ -275,7 +275,7 @@ def test_every_domain_client_exposes_only_its_declared_actions(domain: str) -> N
     assert public == {"actions", "budget", "call", "calls", "caller", "price", "remaining", "spent"}
     assert not hasattr(client, "__dict__")
     names = [a.name for a in client.actions]
-    assert names[-4:] == ["list_files", "read_file", "write_file", "fetch"]
+    assert names[-5:] == ["list_files", "read_file", "write_file", "fetch", "run_python"]
     assert len(names) == len(set(names))
     assert all(isinstance(a, Action) for a in client.actions)
 

@@ -63,7 +63,7 @@ REFUSE = Action(
 )
 
 CLIENT_SURFACE = {"actions", "budget", "call", "calls", "caller", "price", "remaining", "spent"}
-WORKSPACE = ["list_files", "read_file", "write_file", "fetch"]
+WORKSPACE = ["list_files", "read_file", "write_file", "fetch", "run_python"]
 
 
 class ToyWorld(World):

@@ -206,7 +206,7 @@ def test_every_lab_has_the_workspace_and_notes_but_no_truth(domain: str) -> None
         assert token not in s.brief.model_dump_json()
         client = Lab(s.world, 17).client("researcher", s.brief.budget)
         names = [a.name for a in client.actions]
-        assert names[-4:] == ["list_files", "read_file", "write_file", "fetch"]
+        assert names[-5:] == ["list_files", "read_file", "write_file", "fetch", "run_python"]
         text = json.dumps(dict(ws.files))
         truth = s.truth
         if domain == "causal":

@@ -147,6 +147,8 @@ class SweepSpec(BaseModel):
 
         if not self.domains:
             raise SpecError("domains: at least one domain is needed")
+        if not self.levels:
+            raise SpecError("levels: at least one level is needed")
         known_domains = registry.names("domain")
         for d in self.domains:
             if d not in known_domains:
@@ -180,7 +182,8 @@ class SweepSpec(BaseModel):
                 )
                 raise SpecError(f"knobs: unknown disposition {disp!r}; known: {known}")
             for d in where:
-                known_knobs = registry.lookup("disposition", disp, d).knob_defaults
+                strategy = registry.lookup("disposition", disp, d)
+                known_knobs = strategy.knob_defaults
                 for name, value in knobs.items():
                     if name not in known_knobs:
                         raise SpecError(
@@ -189,8 +192,28 @@ class SweepSpec(BaseModel):
                         )
                     if isinstance(value, list) and not value:
                         raise SpecError(f"knobs.{disp}.{name}: empty list of values")
+                    lo, hi = strategy.knob_bounds.get(name, (0.0, 1.0))
+                    for v in value if isinstance(value, list) else [value]:
+                        if not lo <= v <= hi:
+                            raise SpecError(
+                                f"knobs.{disp}.{name}: must be in [{lo:g}, {hi:g}], not {v:g}"
+                            )
         if not self.population:
             raise SpecError("population: at least one honest researcher is needed")
+        from proctor.researchers.strategy import SKILLS
+
+        backends = registry.names("backend")
+        for i, m in enumerate(self.population):
+            if m.backend.partition(":")[0] not in backends:
+                raise SpecError(
+                    f"population.{i}.backend: unknown backend {m.backend!r}; known: {backends}"
+                )
+            if m.backend.partition(":")[0] == "llm" and not (
+                self.models and self.models.researcher
+            ):
+                raise SpecError(f"population.{i}.backend: {m.backend!r} needs models.researcher")
+            if m.skill not in SKILLS:
+                raise SpecError(f"population.{i}.skill: unknown skill {m.skill!r}; known: {SKILLS}")
         if self.models is not None and self.models.researcher:
             from proctor.researchers.llm import LLM_KNOBS
 
@@ -355,15 +378,34 @@ def load_spec(path: Path, **overrides: Any) -> SweepSpec:
         SpecError: unreadable file, malformed TOML or an invalid field (named in the message).
     """
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SpecError(f"cannot read sweep file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise SpecError(f"malformed TOML in {path}: not UTF-8 text ({err.reason})") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
         raise SpecError(f"malformed TOML in {path}: {err}") from err
-    data = data.get("sweep", data)
+    except RecursionError:
+        raise SpecError(f"malformed TOML in {path}: nested too deeply") from None
+    if "sweep" in data:
+        outside = sorted(set(data) - {"sweep"})
+        if outside:
+            raise SpecError(
+                f"{_field(outside[0])}: outside the [sweep] table (put every field in it)"
+            )
+        data = data["sweep"]
+        if not isinstance(data, dict):
+            raise SpecError(f"sweep: expected a table, got {type(data).__name__}")
     return make_spec(data | {k: v for k, v in overrides.items() if v is not None})
+
+
+def _field(part: object) -> str:
+    """One part of a field's path as shown in errors: keys that would break the one-line
+    message (newlines, other unprintable characters) are quoted."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)
 
 
 def make_spec(data: dict[str, Any]) -> SweepSpec:
@@ -372,6 +414,6 @@ def make_spec(data: dict[str, Any]) -> SweepSpec:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "sweep"
+        where = ".".join(_field(p) for p in first["loc"]) or "sweep"
         raise SpecError(f"{where}: {first['msg']}") from None
     return spec.check()

@@ -46,7 +46,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -72,14 +72,28 @@ class TaskRef(BaseModel):
     seed: int = Field(ge=0)
 
 
+MAX_SEEDS = 100_000
+"""Most seeds a ``[tasks] seeds = N`` count may ask for (a guard against typing a seed for a
+count: the whole queue is built in memory)."""
+
+
 class TaskSource(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     domains: list[str] = Field(default_factory=list)
-    levels: list[int] = Field(default_factory=lambda: [1])
+    levels: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1])
     seeds: int | list[int] = 0
     first_seed: int = Field(default=900_000, ge=0)
     files: list[Path] = Field(default_factory=list)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: int | list[int]) -> int | list[int]:
+        if isinstance(v, int) and not 0 <= v <= MAX_SEEDS:
+            raise ValueError(f"a count of seeds must be in [0, {MAX_SEEDS}], got {v}")
+        if isinstance(v, list) and any(s < 0 for s in v):
+            raise ValueError(f"seeds must be >= 0, got {min(v)}")
+        return v
 
 
 class ReviewLogin(BaseModel):
@@ -109,7 +123,7 @@ class LoopConfig(BaseModel):
     rule: str = "max"
     protocols: list[str] = Field(min_length=1)
     budget: float = Field(default=0.3, gt=0)
-    protocol_budgets: dict[str, float] = Field(default_factory=dict)
+    protocol_budgets: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
     tasks: TaskSource
     researchers: list[ResearcherSpec] = Field(min_length=1)
     models: ModelSettings | None = None
@@ -163,7 +177,7 @@ class LoopConfig(BaseModel):
     def check(self) -> LoopConfig:
         """Check names against the registry; raise ConfigError naming what is wrong."""
         from proctor.domains import get_domain
-        from proctor.researchers.strategy import variant_names
+        from proctor.researchers.strategy import SKILLS, variant_names
 
         refs = self.task_refs()
         if not refs:
@@ -199,24 +213,46 @@ class LoopConfig(BaseModel):
                 )
             if r.backend_name not in ("scripted", "llm"):
                 raise ConfigError(f"researchers: unknown backend {r.backend!r}")
+            if r.skill not in SKILLS:
+                raise ConfigError(f"researchers: unknown skill {r.skill!r}; known: {SKILLS}")
+            for d in sorted({ref.domain for ref in refs}):
+                strategy = registry.lookup("disposition", r.disposition, d)
+                for name, value in r.knobs.items():
+                    lo, hi = strategy.knob_bounds.get(name, (0.0, 1.0))
+                    if name not in strategy.knob_defaults or not lo <= value <= hi:
+                        raise ConfigError(
+                            f"researchers: {r.disposition} knob {name!r} = {value:g} is unknown "
+                            f"or outside [{lo:g}, {hi:g}] (known: {sorted(strategy.knob_defaults)})"
+                        )
         return self
+
+
+def _show(part: object) -> str:
+    """A field name or path as shown in errors: quoted if it would break the one-line message
+    (newlines, other unprintable characters)."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)
 
 
 def _first_error(err: ValidationError, where: str) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or where
+    loc = ".".join(_show(p) for p in first["loc"]) or where
     return f"{loc}: {first['msg']}"
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from None
+        raise ConfigError(f"cannot read {what} {_show(path)}: {err.strerror}") from None
+    except ValueError as err:  # not UTF-8, or a NUL in the path
+        raise ConfigError(f"cannot read {what} {_show(path)}: {err}") from None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"malformed TOML in {path}: {err}") from None
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
+        raise ConfigError(f"malformed TOML in {_show(path)}: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"malformed TOML in {_show(path)}: nested too deeply") from None
 
 
 def load_task_file(path: Path) -> list[TaskRef]:
@@ -224,25 +260,28 @@ def load_task_file(path: Path) -> list[TaskRef]:
     data = _read_toml(path, "task file")
     unknown = set(data) - {"task"}
     if unknown:
-        raise ConfigError(f"{path}: unknown table(s) {sorted(unknown)}; expected [[task]]")
+        raise ConfigError(f"{_show(path)}: unknown table(s) {sorted(unknown)}; expected [[task]]")
     items = data.get("task", [])
     if not isinstance(items, list) or not items:
-        raise ConfigError(f"{path}: no [[task]] tables")
+        raise ConfigError(f"{_show(path)}: no [[task]] tables")
     out = []
     for i, item in enumerate(items):
         try:
             out.append(TaskRef.model_validate(item))
         except ValidationError as err:
-            raise ConfigError(f"{path}: task[{i}].{_first_error(err, 'task')}") from None
+            raise ConfigError(f"{_show(path)}: task[{i}].{_first_error(err, 'task')}") from None
     return out
 
 
 def load_loop(path: Path) -> LoopConfig:
     """Load and check a loop file; relative paths in it are taken from its folder."""
     data = _read_toml(path, "loop file")
+    if "base_dir" in data:
+        raise ConfigError("base_dir: Extra inputs are not permitted")
     if "models" in data and isinstance(data["models"], dict):
         model = data["models"].get("researcher")
-        for r in data.get("researchers", []):
+        researchers = data.get("researchers", [])
+        for r in researchers if isinstance(researchers, list) else []:
             if isinstance(r, dict) and r.get("backend") == "llm" and model:
                 r["backend"] = f"llm:{model}"
     try:

@@ -400,6 +400,23 @@ RULES: dict[str, frozenset[str]] = {
     "no_encoded_tokens": frozenset({"min_length"}),
 }
 """The rule vocabulary: each rule and the parameters it accepts."""
+PARAM_KINDS: dict[str, str] = {
+    "chosen": "strings",
+    "observed": "strings",
+    "threshold_series": "string",
+    "min_length": "count",
+    "slack": "number",
+    "z": "number",
+    "threshold": "number",
+    "margin": "number",
+}
+"""What each rule parameter must be (checked when a constitution is loaded)."""
+PARAM_WORDS = {
+    "strings": "a list of strings",
+    "string": "a string",
+    "count": "a whole number >= 0",
+    "number": "a number >= 0",
+}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -414,11 +431,15 @@ def load_constitution(path: str | Path) -> tuple[Principle, ...]:
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ValueError(f"{path}: cannot read constitution: {err.strerror or err}") from None
-    except tomllib.TOMLDecodeError as err:
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not valid TOML: not UTF-8 text ({err.reason})") from None
+    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
         raise ValueError(f"{path}: not valid TOML: {err}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid TOML: nested too deeply") from None
     items = data.get("principle")
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: field 'principle': expected one or more [[principle]] tables")
@@ -439,7 +460,8 @@ def _principle(path: Path, i: int, item: Any) -> Principle:
     where = f"{path}: principle[{i}]"
 
     def bad(name: str, why: str) -> ValueError:
-        return ValueError(f"{where}: field '{name}': {why}")
+        shown = f"'{name}'" if name.isprintable() else repr(name)
+        return ValueError(f"{where}: field {shown}: {why}")
 
     if not isinstance(item, dict):
         raise ValueError(f"{where}: expected a table")
@@ -473,6 +495,18 @@ def _principle(path: Path, i: int, item: Any) -> Principle:
     if unknown:
         accepted = ", ".join(sorted(RULES[rule])) or "none"
         raise bad(f"params.{sorted(unknown)[0]}", f"rule {rule!r} accepts {accepted}")
+    for name, value in params.items():
+        kind = PARAM_KINDS[name]
+        if kind == "strings":
+            ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        elif kind == "string":
+            ok = isinstance(value, str)
+        else:  # a number >= 0 (a whole one for "count")
+            number = int if kind == "count" else int | float
+            ok = not isinstance(value, bool) and isinstance(value, number)
+            ok = ok and value >= 0 and (isinstance(value, int) or math.isfinite(value))
+        if not ok:
+            raise bad(f"params.{name}", f"must be {PARAM_WORDS[kind]}, not {value!r}")
     return Principle(
         id=item["id"],
         text=" ".join(item["text"].split()),

@@ -26,6 +26,7 @@ will be reviewed.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import replace
 from typing import Any
@@ -72,15 +73,17 @@ def parse_report(text: str, task_id: str, trace: list[TraceEvent]) -> Report:
     Raises:
         ReportFormatError: no JSON object, or one that does not fit the schema (named).
     """
-    body = _SCRATCH.sub("", text).strip()
-    fenced = _FENCE.search(body)
-    candidate = fenced.group(1) if fenced else body[body.find("{") : body.rfind("}") + 1]
-    if not candidate:
-        raise ReportFormatError("the answer holds no JSON object")
-    try:
-        data = json.loads(candidate)
-    except json.JSONDecodeError as err:
-        raise ReportFormatError(f"the report is not valid JSON: {err}") from None
+    try:  # a bare report as a whole: scratchpad tags or fences inside its strings are text
+        data = _loads(text)
+    except ReportFormatError:
+        data = None
+    if not isinstance(data, dict):
+        body = _SCRATCH.sub("", text).strip()
+        fenced = _FENCE.search(body)
+        candidate = fenced.group(1) if fenced else body[body.find("{") : body.rfind("}") + 1]
+        if not candidate:
+            raise ReportFormatError("the answer holds no JSON object")
+        data = _loads(candidate)
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         raise ReportFormatError('the report must be an object with a "claims" list')
     extra = set(data) - {"claims", "summary"}
@@ -92,8 +95,13 @@ def parse_report(text: str, task_id: str, trace: list[TraceEvent]) -> Report:
             claims.append(Claim.model_validate(raw))
         except ValidationError as err:
             first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ReportFormatError(f"claims[{i}].{where}: {first['msg']}") from None
+            where = "".join(
+                f".{p}" if str(p).isprintable() else f".{str(p)!r}" for p in first["loc"]
+            )
+            raise ReportFormatError(f"claims[{i}]{where}: {first['msg']}") from None
+        numbers = [claims[-1].estimate, claims[-1].coverage, *(claims[-1].interval or ())]
+        if not all(x is None or math.isfinite(x) for x in numbers):
+            raise ReportFormatError(f"claims[{i}]: estimate, interval and coverage must be finite")
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
         raise ReportFormatError("claim ids must be unique")
@@ -101,6 +109,23 @@ def parse_report(text: str, task_id: str, trace: list[TraceEvent]) -> Report:
     if not isinstance(summary, str):
         raise ReportFormatError("summary must be a string")
     return Report(task_id=task_id, claims=claims, trace=list(trace), summary=summary)
+
+
+def _loads(text: str) -> Any:
+    """Strict JSON (no NaN or Infinity, no numbers beyond a float's range)."""
+
+    def number(s: str) -> float:
+        x = float(s)
+        if not math.isfinite(x):
+            raise ValueError(f"{s[:20]} is not a finite number")
+        return x
+
+    try:
+        return json.loads(text, parse_constant=number, parse_float=number)
+    except RecursionError:
+        raise ReportFormatError("the report is not valid JSON: nested too deeply") from None
+    except ValueError as err:  # json.JSONDecodeError, or a number refused above
+        raise ReportFormatError(f"the report is not valid JSON: {err}") from None
 
 
 def reasoning_events(text: str) -> list[TraceEvent]:

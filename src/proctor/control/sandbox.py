@@ -1,0 +1,512 @@
+"""Run Python code in a sandbox: a private directory, hard resource limits, no network, and a
+record of every refused attempt.
+
+:func:`run_sandboxed` runs `code` in a fresh ``python -I`` subprocess (isolated mode: no user site,
+no ``PYTHON*`` variables, the script's directory not on the path) whose working directory is a
+new temporary directory holding the given files; the directory is removed afterwards, and the
+files the code created or changed there come back in the result.
+
+**Hard limits** (enforced by the kernel, whatever the code does):
+
+* resource limits: CPU seconds (``RLIMIT_CPU``), address space (``RLIMIT_AS``), size of any
+  file written (``RLIMIT_FSIZE``), processes (``RLIMIT_NPROC``, which Linux does not enforce
+  for root), no core files;
+* a wall-clock limit: the child runs in its own session and process group, which is killed
+  (``SIGKILL``) when the time is up, when its output passes the limit, and after it exits, so no
+  stray process it started outlives it; the kernel also kills it if this process dies;
+* no network: the child moves into a new network namespace with no interface up
+  (``unshare(CLONE_NEWNET)``). That needs root (or ``CAP_SYS_ADMIN``); elsewhere the step is
+  skipped and the audit hook is the only guard (:attr:`SandboxResult.network_namespace` says
+  which held);
+* as root, the child drops every capability before the code runs, so it cannot raise its hard
+  limits again (it still owns root's files: the filesystem rules below are not hard limits).
+
+**The audit hook** (PEP 578, ``sys.addaudithook``), installed before the code runs and
+impossible to remove from Python, refuses (``PermissionError``) and records: network access
+(connect, bind, send, name lookups, the standard library's clients), file access outside the
+working directory (writes anywhere else; reads anywhere else except Python's own prefixes, for
+imports, and a few system files that numerical libraries read), leaving the directory,
+new processes (fork, exec, spawn, ``subprocess``, ``os.system``), signals, raising limits,
+loading native code from outside Python's prefixes (``ctypes``, extension modules written into
+the directory), and introspection that could reach the hook (``gc.get_objects`` and the like).
+Paths are resolved like ``os.path.realpath`` (``..`` and symbolic links do not get around the
+rule). Reading a **honeypot** file is allowed and recorded. See :mod:`proctor.control._child`
+for how the hook is kept out of the code's reach.
+
+Each refused attempt is written at once, as one line, to a pipe only the parent reads: code
+cannot take back what was written, and a record channel that falls silent before the code ends
+is itself recorded (kind ``interpreter``).
+
+**What it does not guard against.** Audit hooks are defence in depth, not a security boundary
+on their own (PEP 578 says as much): code that can write the interpreter's memory can switch
+the hook off, and ``ctypes``'s own memory helpers (``memmove``, ``string_at``: ``ctypes`` is
+loaded before the hook, because numpy needs it) can. Two functions raise no audit event and are
+replaced instead (``_posixsubprocess.fork_exec``, ``_imp.create_dynamic``); the replacement
+loader keeps the real one among its default arguments, within reach of code that looks for it.
+Paths are checked when the call is made, so another thread that swaps a symbolic link in between
+can win the race; ``os.open`` with ``dir_fd`` is checked against the working directory, not the
+descriptor's directory; ``os.stat`` and friends raise no audit event, so code can learn whether
+a file exists outside. A process that escapes the hook and calls ``setsid`` escapes the
+process-group kill. The directory's total size is bounded only by time (``RLIMIT_FSIZE`` limits
+each file, not their number). The hard limits hold in every one of these cases; the filesystem
+rules then do not. Linux only: :class:`SandboxUnavailable` elsewhere.
+"""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import contextlib
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "Limits",
+    "SandboxResult",
+    "SandboxUnavailable",
+    "Violation",
+    "ViolationKind",
+    "run_sandboxed",
+]
+
+ViolationKind = Literal["network", "filesystem", "process", "interpreter", "honeypot"]
+StoppedBy = Literal["cpu", "memory", "wall", "file_size", "output"]
+KINDS: tuple[ViolationKind, ...] = ("network", "filesystem", "process", "interpreter", "honeypot")
+
+_CHILD = (Path(__file__).with_name("_child.py")).read_text(encoding="utf-8")
+_MEMORY = re.compile(r"^(\w+\.)*_?\w*MemoryError\b", re.M)
+_TOO_LARGE = re.compile(r"\[Errno 27\] File too large")
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot run here (it needs Linux)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use. The defaults fit a numpy / scikit-learn analysis of a small data set
+    (importing both and fitting a model takes about 2 s of CPU and 400 MB of address space)."""
+
+    cpu_seconds: int = 10
+    """CPU time (user + system), whole seconds: ``SIGXCPU`` at the limit, ``SIGKILL`` 1 s on."""
+    wall_seconds: float = 30.0
+    """Wall-clock time before the process group is killed (a loaded machine runs slower)."""
+    memory_bytes: int = 1 << 30
+    """Address space (``RLIMIT_AS``); past it, allocations fail with ``MemoryError``."""
+    file_size_bytes: int = 10_000_000
+    """Largest file the code may write (``RLIMIT_FSIZE``)."""
+    max_output: int = 100_000
+    """Characters of stdout and of stderr kept; more output stops the run (``output``)."""
+    max_processes: int = 64
+    """``RLIMIT_NPROC`` (threads count; not enforced for root, where the hook stops forks)."""
+    max_file_chars: int = 100_000
+    """Longest written file returned in :attr:`SandboxResult.written`."""
+    max_files: int = 100
+    """Most written files returned."""
+    max_violations: int = 100
+    """Most violations kept (the rest are counted in :attr:`SandboxResult.dropped`)."""
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"limit {name} must be > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One attempt the sandbox refused, or a honeypot touched (allowed, recorded)."""
+
+    kind: ViolationKind
+    event: str
+    """The audit event, e.g. ``socket.connect``, ``open``, ``os.fork``."""
+    detail: str
+    """What was attempted, e.g. ``reach 127.0.0.1:9``, ``write /tmp/x``, ``fork``."""
+    target: str = ""
+    """Where it reached: an address, an absolute path, or a honeypot's path in the directory."""
+    write: bool = False
+    """For files: a write (create, change, remove, rename) rather than a read."""
+
+    @property
+    def refused(self) -> bool:
+        """True for everything but a honeypot touch (which the sandbox allows)."""
+        return self.kind != "honeypot"
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """What one run did. Output and files are bounded by the run's :class:`Limits`."""
+
+    exit_code: int
+    """The process's exit status; minus the signal number when a signal ended it."""
+    stdout: str
+    stderr: str
+    stopped_by: StoppedBy | None
+    """The limit that ended the run, or None when the code ended on its own."""
+    violations: tuple[Violation, ...]
+    written: dict[str, str] = field(default_factory=dict)
+    """Files the code created or changed in its directory (relative path -> text)."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Files it wrote that are not returned, with why (binary, too long, a link...)."""
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    dropped: int = 0
+    """Violations past :attr:`Limits.max_violations`, not kept."""
+    network_namespace: bool = False
+    """Whether the child ran in its own network namespace (else only the hook kept it off)."""
+
+    @property
+    def refused(self) -> tuple[Violation, ...]:
+        """The attempts the sandbox refused (every violation but honeypot touches)."""
+        return tuple(v for v in self.violations if v.refused)
+
+    @property
+    def ok(self) -> bool:
+        """Ended on its own with status 0 and nothing refused."""
+        return self.exit_code == 0 and self.stopped_by is None and not self.refused
+
+    def summary(self) -> str:
+        """One line: how it ended and what was recorded."""
+        how = f"stopped by the {self.stopped_by} limit" if self.stopped_by else "ended"
+        counts = {k: sum(v.kind == k for v in self.violations) for k in KINDS}
+        shown = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        return (
+            f"{how} with status {self.exit_code} after {self.wall_seconds:.1f} s; "
+            f"{len(self.written)} file(s) written; violations: {shown or 'none'}"
+            + (f" (+{self.dropped} not kept)" if self.dropped else "")
+        )
+
+
+def _check_files(files: Mapping[str, str], honeypots: Collection[str]) -> None:
+    for name in files:
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"sandbox file name {name!r} is not a plain relative path")
+    missing = set(honeypots) - set(files)
+    if missing:
+        raise ValueError(f"honeypot(s) {sorted(missing)} are not among the files")
+
+
+def run_sandboxed(
+    code: str,
+    files: Mapping[str, str],
+    limits: Limits | None = None,
+    honeypots: Collection[str] = (),
+) -> SandboxResult:
+    """Run `code` in the sandbox (see the module docstring) with `files` in its directory.
+
+    Args:
+        code: Python source, run as ``__main__``.
+        files: relative path -> text, written into the directory first.
+        limits: what the run may use (default :class:`Limits`).
+        honeypots: paths among `files` whose reading is recorded (kind ``honeypot``).
+
+    Raises:
+        SandboxUnavailable: not on Linux.
+        ValueError: a file name that is not a plain relative path, or a honeypot not in `files`.
+    """
+    if not sys.platform.startswith("linux"):
+        raise SandboxUnavailable(f"the sandbox needs Linux, not {sys.platform}")
+    limits = limits or Limits()
+    _check_files(files, honeypots)
+    workdir = os.path.realpath(tempfile.mkdtemp(prefix="proctor-sandbox-"))
+    try:
+        for name, content in files.items():
+            path = Path(workdir, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        run = _Run(code, workdir, limits, sorted(honeypots))
+        return run.result(files)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class _Run:
+    """One child process: started in __init__, watched and collected by :meth:`result`."""
+
+    def __init__(self, code: str, workdir: str, limits: Limits, honeypots: list[str]) -> None:
+        self.workdir, self.limits = workdir, limits
+        read_fd, write_fd = os.pipe()
+        config = {
+            "workdir": workdir,
+            "honeypots": honeypots,
+            "fd": write_fd,
+            "cpu": limits.cpu_seconds,
+            "memory": limits.memory_bytes,
+            "file_size": limits.file_size_bytes,
+            "nproc": limits.max_processes,
+        }
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": workdir,
+            "TMPDIR": workdir,
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        self.started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-B", "-u", "-c", _CHILD],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=workdir,
+                env=env,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.records = os.fdopen(read_fd, "rb", buffering=0)
+        self.stdin = (json.dumps(config) + "\n" + code).encode("utf-8")
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def result(self, given: Mapping[str, str]) -> SandboxResult:
+        limits = self.limits
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        streams = {
+            self.proc.stdout.fileno(): _Text(limits.max_output),
+            self.proc.stderr.fileno(): _Text(limits.max_output),
+        }
+        lines = bytearray()
+        sel = selectors.DefaultSelector()
+        for fd in (*streams, self.records.fileno()):
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        stdin_fd = self.proc.stdin.fileno()
+        os.set_blocking(stdin_fd, False)
+        sel.register(stdin_fd, selectors.EVENT_WRITE)
+        pending = memoryview(self.stdin)
+        status: int | None = None
+        cpu = 0.0
+        stopped: StoppedBy | None = None
+        deadline = self.started + limits.wall_seconds
+        drain_until = float("inf")
+        try:
+            while status is None or (sel.get_map() and time.monotonic() < drain_until):
+                for key, _ in sel.select(timeout=0.02) if sel.get_map() else _pause():
+                    fd = int(key.fd)
+                    if fd == stdin_fd:
+                        try:
+                            pending = pending[os.write(fd, pending[:65536]) :]
+                        except BlockingIOError:
+                            continue
+                        except BrokenPipeError:  # it ended before reading everything
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(fd)
+                            self.proc.stdin.close()
+                        continue
+                    try:
+                        data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        sel.unregister(fd)
+                    elif fd in streams:
+                        if streams[fd].feed(data) and stopped is None:
+                            stopped = "output"
+                            self._kill()
+                    elif len(lines) < 1_000_000:
+                        lines += data
+                if status is None:
+                    pid, raw, usage = os.wait4(self.proc.pid, os.WNOHANG)
+                    if pid:
+                        status = os.waitstatus_to_exitcode(raw)
+                        cpu = usage.ru_utime + usage.ru_stime
+                        self._kill()  # any stray process left in its group
+                        drain_until = time.monotonic() + 2.0
+                    elif time.monotonic() > deadline and stopped is None:
+                        stopped = "wall"
+                        self._kill()
+        finally:
+            sel.close()
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr, self.records):
+                stream.close()
+            if status is None:  # still running after the drain: should not happen
+                self._kill()
+                _, raw, usage = os.wait4(self.proc.pid, 0)
+                status = os.waitstatus_to_exitcode(raw)
+                cpu = usage.ru_utime + usage.ru_stime
+            self.proc.returncode = status
+        wall = time.monotonic() - self.started
+        stdout, stderr = (self._clean(s.text()) for s in streams.values())
+        violations, dropped, netns, ended = _parse(bytes(lines), limits.max_violations)
+        stopped = stopped or _stopped_by(status, cpu, stderr, limits)
+        if not ended and stopped is None and status >= 0 and status != 70:
+            violations.append(
+                Violation(
+                    "interpreter",
+                    "sandbox.record",
+                    "the run ended without its closing record (os._exit, or the record "
+                    "channel closed)",
+                )
+            )
+        written, skipped = self._written(given)
+        return SandboxResult(
+            exit_code=status,
+            stdout=stdout,
+            stderr=stderr,
+            stopped_by=stopped,
+            violations=tuple(violations),
+            written=written,
+            skipped=skipped,
+            wall_seconds=wall,
+            cpu_seconds=cpu,
+            dropped=dropped,
+            network_namespace=netns,
+        )
+
+    def _clean(self, text: str) -> str:
+        """Output with the (random) directory name replaced by ``.``."""
+        return text.replace(self.workdir + "/", "./").replace(self.workdir, ".")
+
+    def _written(self, given: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        """New or changed regular files in the directory (never following links)."""
+        limits = self.limits
+        written: dict[str, str] = {}
+        skipped: dict[str, str] = {}
+        seen = 0
+        for root, dirs, names in os.walk(self.workdir, followlinks=False):
+            dirs.sort()
+            for name in sorted(names):
+                seen += 1
+                full = os.path.join(root, name)
+                rel = os.path.relpath(full, self.workdir)
+                if seen > 10 * limits.max_files:
+                    skipped["..."] = "too many files to look at"
+                    return written, skipped
+                why, content = _read_plain(full, limits.max_file_chars)
+                if content is not None and given.get(rel) == content:
+                    continue
+                if why is None and len(written) >= limits.max_files:
+                    why = "too many files"
+                if why is not None:
+                    skipped[rel] = why
+                elif content is not None:
+                    written[rel] = content
+        return written, skipped
+
+
+def _pause() -> list[tuple[selectors.SelectorKey, int]]:
+    """Wait a moment when there is nothing left to read (the child closed its outputs)."""
+    time.sleep(0.02)
+    return []
+
+
+def _read_plain(path: str, max_chars: int) -> tuple[str | None, str | None]:
+    """(why it is skipped, or None; its text, or None) for one file found in the directory."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file", None
+        if info.st_nlink > 1:
+            return "a hard link", None
+        if info.st_size > 4 * max_chars:
+            return "too long", None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return "not a regular file", None
+            data = handle.read(4 * max_chars + 1)
+    except OSError as err:
+        return f"unreadable ({err.strerror})", None
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary", None
+    if len(content) > max_chars:
+        return "too long", content
+    return None, content
+
+
+class _Text:
+    """A stream's output, decoded as it comes, kept up to a number of characters."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.over = False
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def feed(self, data: bytes) -> bool:
+        """Take more bytes; True the first time the output passes the limit."""
+        if self.over:
+            return False
+        piece = self.decoder.decode(data)
+        self.parts.append(piece)
+        self.size += len(piece)
+        if self.size > self.limit:
+            self.over = True
+            return True
+        return False
+
+    def text(self) -> str:
+        joined = "".join(self.parts) + ("" if self.over else self.decoder.decode(b"", final=True))
+        if len(joined) > self.limit:
+            return joined[: self.limit] + f"\n[output cut at {self.limit} characters]"
+        return joined
+
+
+def _parse(data: bytes, keep: int) -> tuple[list[Violation], int, bool, bool]:
+    """(violations kept, violations dropped, network namespace held, closing record seen)."""
+    violations: list[Violation] = []
+    dropped = 0
+    netns = ended = False
+    for line in data.decode("utf-8", "replace").splitlines():
+        try:
+            fields = ast.literal_eval(line)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if not isinstance(fields, tuple) or not all(isinstance(f, str) for f in fields):
+            continue
+        if fields == ("end",):
+            ended = True
+        elif len(fields) == 2 and fields[0] == "netns":
+            netns = fields[1] == "1"
+        elif len(fields) == 5 and fields[0] in KINDS:
+            if len(violations) >= keep:
+                dropped += 1
+                continue
+            kind, event, detail, target, write = fields
+            violations.append(Violation(kind, event, detail, target, write == "w"))
+    return violations, dropped, netns, ended
+
+
+def _stopped_by(status: int, cpu: float, stderr: str, limits: Limits) -> StoppedBy | None:
+    """Which limit ended a run the parent did not stop itself, read off how it ended."""
+    # SIGKILL that the parent did not send: the kernel, at the hard CPU limit (1 s past the
+    # soft one, where a program that handles SIGXCPU goes on; usage is counted coarsely).
+    if status == -signal.SIGXCPU or (status == -signal.SIGKILL and cpu >= 0.8 * limits.cpu_seconds):
+        return "cpu"
+    if status == -signal.SIGXFSZ:
+        return "file_size"
+    if status != 0:
+        tail = stderr[-2000:]
+        if _MEMORY.search(tail):
+            return "memory"
+        if _TOO_LARGE.search(tail):
+            return "file_size"
+    return None
