@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,llm,review]'
+	$(BIN)/pip install -q -e '.[dev,llm,review,ray]'
 	touch $(STAMP)
 
 bench: $(STAMP)

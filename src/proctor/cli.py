@@ -122,7 +122,29 @@ def main(verbose: bool) -> None:
     type=float,
     help="Stop cleanly once the sweep's model calls cost this many dollars (rerun to go on).",
 )
-@click.option("--workers", type=int, default=2, show_default=True, help="Local processes.")
+@click.option(
+    "--workers",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Local processes (with --executor ray and no --address: the CPUs of the Ray "
+    "started on this machine).",
+)
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    metavar="[local|ray]",
+    help="Where episodes run: local (this machine's processes) or ray (Ray tasks, on a Ray "
+    "started on this machine for the sweep, or on the cluster at --address; needs "
+    "`pip install 'proctor[ray]'`). Both give the same episodes.",
+)
+@click.option(
+    "--address",
+    help="Ray cluster to run on, as ray.init takes it: HOST:PORT of the head, "
+    "ray://HOST:10001 (Ray Client) or auto; only with --executor ray (its nodes need "
+    "proctor installed) [default: a Ray on this machine only].",
+)
 @click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
 @click.option(
     "--out",
@@ -149,6 +171,8 @@ def bench(
     max_tokens: int | None,
     max_cost: float | None,
     workers: int,
+    executor: str,
+    address: str | None,
     store: str | None,
     out: Path,
 ) -> None:
@@ -177,6 +201,17 @@ def bench(
     ):
         if value is not None and value < (1 if flag == "--workers" else 0):
             _fail(f"{flag} must be {'>= 1' if flag == '--workers' else '>= 0'}, got {value}")
+    if executor not in ("local", "ray"):
+        _fail(f"--executor must be local or ray, got {executor!r}")
+    if address is not None and executor != "ray":
+        _fail("--address is for --executor ray only")
+    if executor == "ray":
+        from proctor.bench.executors import require_ray
+
+        try:
+            require_ray()
+        except SpecError as err:
+            _fail(str(err))
     try:
         if config is not None:
             spec = load_spec(config, **{k: v for k, v in overrides.items() if v is not None})
@@ -220,6 +255,7 @@ def bench(
         def progress(done: int, total: int) -> None:
             bar.update(job, completed=done, total=total)
 
+        error: str | None = None
         try:
             result = run_bench(
                 spec,
@@ -230,9 +266,14 @@ def bench(
                 concurrency=concurrency,
                 max_tokens=max_tokens,
                 max_cost=max_cost,
+                executor=executor,
+                address=address,
             )
         except (SpecError, StoreError, UnknownComponent) as err:
-            _fail(str(err))
+            bar.update(job, visible=False)  # the error alone, not a bar stopped at 0/N
+            error = str(err)
+    if error is not None:
+        _fail(error)
     _print_summary(result.rows)
     click.echo(
         f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "

@@ -1,8 +1,9 @@
 """The bench: sweep, store, summarise and report (DESIGN.md §2 "Bench", §4 metrics).
 
 ``run_bench(spec, out)`` is the Python form of ``proctor bench``: it runs every episode of the
-sweep that the store does not already hold (local process pool), writes them in batches,
-then summarises the run into ``out/summary.json``, ``out/summary.md`` and ``out/report.html``.
+sweep that the store does not already hold (in this process, a local process pool or on Ray:
+:mod:`proctor.bench.executors`), writes each batch to the store as it lands, then summarises
+the run into ``out/summary.json``, ``out/summary.md`` and ``out/report.html``.
 """
 
 from __future__ import annotations
@@ -10,18 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from proctor.bench.episode import run_episode
+from proctor.bench.executors import EXECUTORS, Chunk, open_executor, require_ray, stream
 from proctor.bench.records import EpisodeRecord, MetricRow
 from proctor.bench.spec import EpisodeConfig, SpecError, SweepSpec, load_spec, quick_spec
 from proctor.bench.store import Store, StoreError
@@ -61,25 +55,6 @@ class BenchResult:
     """Why the sweep stopped before its end (``--max-tokens``/``--max-cost``), or None."""
 
 
-def _one_thread_each() -> None:
-    """Pool initializer: one BLAS/OpenMP thread per worker. Left at their defaults, numpy's
-    and scikit-learn's thread pools put two busy threads on each core and two workers run no
-    faster than one (measured in benchmarks/RESULTS.md)."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
-def _run_chunk(args: tuple[list[EpisodeConfig], str, int]) -> list[EpisodeRecord]:
-    """Run a chunk of episodes; model-backed ones `concurrency` at a time, in threads (they
-    wait on model servers; the model calls share one event loop per process)."""
-    configs, run_id, concurrency = args
-    if concurrency <= 1 or not any(cfg.models is not None for cfg in configs):
-        return [run_episode(cfg, run_id) for cfg in configs]
-    with ThreadPoolExecutor(max_workers=concurrency) as threads:
-        return list(threads.map(lambda cfg: run_episode(cfg, run_id), configs))
-
-
 @dataclass
 class _Limits:
     """Stop a sweep cleanly once its model use passes a limit (counted as episodes land)."""
@@ -115,6 +90,8 @@ def run_bench(
     concurrency: int = 8,
     max_tokens: int | None = None,
     max_cost: float | None = None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> BenchResult:
     """Run (or finish) a sweep, then summarise and report it.
 
@@ -122,12 +99,18 @@ def run_bench(
         spec: the sweep; checked against the registry first.
         out: output folder for summary.json, summary.md, report.html and plots.
         store: SQLAlchemy URL or SQLite path; default ``out/episodes.sqlite``.
-        workers: local processes (1 = run in this process).
+        workers: local processes (1 = run in this process); with ``executor="ray"`` and no
+            `address`, the CPUs of the Ray started on this machine.
         progress: called with (episodes done, episodes total) as work finishes.
         concurrency: model-backed episodes run at once in each worker (threads).
         max_tokens: stop cleanly once this invocation's episodes used this many model tokens.
         max_cost: the same in dollars (models need a price: Inspect's, or the sweep's
             ``models.prices``).
+        executor: where episodes run: "local" (this process, or a pool of `workers`
+            processes) or "ray" (Ray tasks; needs ``pip install 'proctor[ray]'``); see
+            :mod:`proctor.bench.executors`. Both give the same records.
+        address: the Ray cluster to run on (``ray.init(address=...)``); None starts a Ray on
+            this machine with `workers` CPUs (loopback only) and stops it at the end.
 
     A sweep stopped at a limit keeps every finished episode and reports on them; running it
     again (with a higher limit) goes on where it stopped. Episodes already running when the
@@ -136,6 +119,12 @@ def run_bench(
     spec.check()
     if workers < 1:
         raise SpecError(f"workers must be >= 1, got {workers}")
+    if executor not in EXECUTORS:
+        raise SpecError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if address is not None and executor != "ray":
+        raise SpecError("address is for the ray executor only")
+    if executor == "ray":
+        require_ray()
     if concurrency < 1:
         raise SpecError(f"concurrency must be >= 1, got {concurrency}")
     for flag, limit in (("max_tokens", max_tokens), ("max_cost", max_cost)):
@@ -161,45 +150,24 @@ def run_bench(
         progress(finished, total)
     modelled = spec.models is not None and spec.models.any
     size = max(CHUNK, 2 * concurrency) if modelled else CHUNK
-    chunks = [(chunk, run_id, concurrency) for chunk in _chunks(todo, size)]
+    chunks: list[Chunk] = [(chunk, run_id, concurrency) for chunk in _chunks(todo, size)]
     limits = _Limits(max_tokens, max_cost)
     stopped: str | None = None
     new = 0
-    if workers == 1:
-        from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(1):  # as in the pool: spare BLAS threads only add overhead
-            for chunk in chunks:
-                batch = _run_chunk(chunk)
-                written = db.write(batch)
-                finished, new = finished + written, new + written
-                if progress:
-                    progress(finished, total)
-                stopped = limits.add(batch)
-                if stopped:
-                    break
-    else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each) as pool:
-            pending = iter(chunks)
-            running: set[Future[list[EpisodeRecord]]] = set()
-            for chunk in pending:  # at most two chunks per worker in flight
-                running.add(pool.submit(_run_chunk, chunk))
-                if len(running) >= 2 * workers:
-                    break
-            while running:
-                done_now, running = wait(running, return_when=FIRST_COMPLETED)
-                for future in done_now:
-                    batch = future.result()
-                    written = db.write(batch)
-                    finished, new = finished + written, new + written
-                    if progress:
-                        progress(finished, total)
-                    stopped = stopped or limits.add(batch)
-                if not stopped:
-                    for chunk in pending:
-                        running.add(pool.submit(_run_chunk, chunk))
-                        if len(running) >= 2 * workers:
-                            break
+    def land(batch: list[EpisodeRecord]) -> bool:
+        """Store a finished batch as it lands; False once a limit is reached."""
+        nonlocal finished, new, stopped
+        written = db.write(batch)
+        finished, new = finished + written, new + written
+        if progress:
+            progress(finished, total)
+        stopped = stopped or limits.add(batch)
+        return stopped is None
+
+    if chunks:
+        with open_executor(executor, workers, address) as runner:
+            stream(runner, chunks, land)
     result = report_run(db, run_id, out, n_new=new, audit_budgets=spec.audit_budgets)
     return replace(result, stopped=stopped)
 
