@@ -147,13 +147,23 @@ def main(verbose: bool) -> None:
 )
 @click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
 @click.option(
+    "--resume",
+    "resume",
+    metavar="RUN",
+    help="Finish a stopped or killed sweep: RUN is its output folder (or a run id in "
+    "--store); its stored sweep is run again, skipping every episode already stored. Takes "
+    "no sweep flags.",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=Path("runs/bench"),
     show_default=True,
-    help="Output folder.",
+    help="Output folder [with --resume RUN: the folder RUN].",
 )
+@click.pass_context
 def bench(
+    ctx: click.Context,
     quick: bool,
     config: Path | None,
     domains: str | None,
@@ -174,6 +184,7 @@ def bench(
     executor: str,
     address: str | None,
     store: str | None,
+    resume: str | None,
     out: Path,
 ) -> None:
     """Run a sweep: every researcher on every task, every protocol on every report.
@@ -212,22 +223,61 @@ def bench(
             require_ray()
         except SpecError as err:
             _fail(str(err))
+    if resume is not None:
+        from click.core import ParameterSource
+
+        sweep_flags = [
+            "quick",
+            "config",
+            "domains",
+            "levels",
+            "dispositions",
+            "protocols",
+            "budgets",
+            "adaptive",
+            "seeds",
+            "calibration_seeds",
+            "researcher_model",
+            "judge_model",
+            "monitor_model",
+        ]
+        given = [
+            f"--{n.replace('_', '-')}"
+            for n in sweep_flags
+            if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+        ]
+        if given:
+            _fail(f"--resume runs the stored sweep as it was; drop {', '.join(given)}")
+        try:
+            db, run_id, folder = _open_run(resume, store)
+        except StoreError as err:
+            _fail(str(err))
+        stored = db.spec(run_id)
+        if stored is None:
+            _fail(f"no run {run_id!r} in the store")
+        spec = stored
+        if folder is not None:
+            store = str(folder / "episodes.sqlite")
+            if ctx.get_parameter_source("out") != ParameterSource.COMMANDLINE:
+                out = folder
     try:
-        if config is not None:
+        if resume is not None:
+            pass  # the stored sweep, as it was
+        elif config is not None:
             spec = load_spec(config, **{k: v for k, v in overrides.items() if v is not None})
         else:
             base = quick_spec() if quick else make_spec({})
             spec = make_spec(
                 base.model_dump() | {k: v for k, v in overrides.items() if v is not None}
             )
-        if seeds is not None or calibration_seeds is not None:
+        if resume is None and (seeds is not None or calibration_seeds is not None):
             counts = spec.seeds.model_dump()
             counts["test"] = seeds if seeds is not None else counts["test"]
             if calibration_seeds is not None:
                 counts["calibration"] = calibration_seeds
             spec = make_spec(spec.model_dump() | {"seeds": counts})
         named = {"researcher": researcher_model, "judge": judge_model, "monitor": monitor_model}
-        if any(named.values()):
+        if resume is None and any(named.values()):
             models = spec.models.model_dump() if spec.models is not None else {}
             models |= {role: name for role, name in named.items() if name}
             data = spec.model_dump() | {"models": models}
