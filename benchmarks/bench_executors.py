@@ -78,8 +78,11 @@ def _clear_caches() -> None:
             cache.clear()
 
 
-def _spec(seeds: int) -> SweepSpec:
-    return make_spec(SWEEP | {"seeds": {"calibration": seeds, "test": seeds}})
+def _spec(seeds: int, domains: list[str] | None = None) -> SweepSpec:
+    data = SWEEP | {"seeds": {"calibration": seeds, "test": seeds}}
+    if domains:  # organisms every domain has
+        data |= {"domains": domains, "organisms": ["saboteur:diffuse", "sandbagger", "sycophant"]}
+    return make_spec(data)
 
 
 def _records(out: Path, run_id: str) -> dict[str, str]:
@@ -129,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(CONFIGS),
         help=f"comma-separated EXECUTOR:WORKERS to run [default: {','.join(CONFIGS)}]",
     )
+    parser.add_argument(
+        "--domains",
+        help="comma-separated domains instead of causal,derivation (organisms then: "
+        "saboteur:diffuse, sandbagger, sycophant, which every domain has)",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.repeat < 1:
@@ -144,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print("note: ray is not installed (pip install 'proctor[ray]'); no Ray row\n")
         configs = [(e, w) for e, w in configs if e != "ray"]
 
-    spec = _spec(args.seeds)
+    spec = _spec(args.seeds, args.domains.split(",") if args.domains else None)
     n = len(list(spec.episodes()))
     root = Path(tempfile.mkdtemp(prefix="bench-executors-"))
     print(
