@@ -518,6 +518,7 @@ def review(config: Path | None, host: str | None, port: int | None, hash_passwor
     from pydantic import ValidationError
 
     from proctor.live.config import ConfigError, load_loop
+    from proctor.parsing import first_error
 
     try:
         cfg = load_loop(config)
@@ -532,9 +533,7 @@ def review(config: Path | None, host: str | None, port: int | None, hash_passwor
             port=port or login.port,
         )
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "review"
-        _fail(f"review.{where}: {first['msg']}")
+        _fail(f"review.{first_error(err, 'review')}")
     except (ConfigError, ValueError) as err:
         _fail(str(err).splitlines()[0])
     click.echo(f"proctor review on http://{settings.host}:{settings.port}/ (Ctrl-C stops)")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from proctor import registry
 from proctor.bench.records import ROLES, Role
 from proctor.models.settings import ModelSettings
+from proctor.parsing import ParseError, first_error, read_toml, shown
 from proctor.researchers import ResearcherSpec
 
 ADAPTIVE = "adaptive"
@@ -378,22 +378,14 @@ def load_spec(path: Path, **overrides: Any) -> SweepSpec:
         SpecError: unreadable file, malformed TOML or an invalid field (named in the message).
     """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(f"cannot read sweep file {path}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise SpecError(f"malformed TOML in {path}: not UTF-8 text ({err.reason})") from None
-    try:
-        data = tomllib.loads(text)
-    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
-        raise SpecError(f"malformed TOML in {path}: {err}") from err
-    except RecursionError:
-        raise SpecError(f"malformed TOML in {path}: nested too deeply") from None
+        data = read_toml(path, "sweep file")
+    except ParseError as err:
+        raise SpecError(str(err)) from None
     if "sweep" in data:
         outside = sorted(set(data) - {"sweep"})
         if outside:
             raise SpecError(
-                f"{_field(outside[0])}: outside the [sweep] table (put every field in it)"
+                f"{shown(outside[0])}: outside the [sweep] table (put every field in it)"
             )
         data = data["sweep"]
         if not isinstance(data, dict):
@@ -401,19 +393,10 @@ def load_spec(path: Path, **overrides: Any) -> SweepSpec:
     return make_spec(data | {k: v for k, v in overrides.items() if v is not None})
 
 
-def _field(part: object) -> str:
-    """One part of a field's path as shown in errors: keys that would break the one-line
-    message (newlines, other unprintable characters) are quoted."""
-    text = str(part)
-    return text if text.isprintable() else repr(text)
-
-
 def make_spec(data: dict[str, Any]) -> SweepSpec:
     """Build and check a spec from a dict; errors name the field."""
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(_field(p) for p in first["loc"]) or "sweep"
-        raise SpecError(f"{where}: {first['msg']}") from None
+        raise SpecError(first_error(err, "sweep")) from None
     return spec.check()

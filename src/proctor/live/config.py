@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from proctor import registry
 from proctor.gate import RULES
 from proctor.models.settings import ModelSettings
+from proctor.parsing import ParseError, first_error, read_toml, shown
 from proctor.researchers import ResearcherSpec
 
 __all__ = ["ConfigError", "LoopConfig", "TaskRef", "load_loop", "load_task_file"]
@@ -227,32 +227,11 @@ class LoopConfig(BaseModel):
         return self
 
 
-def _show(part: object) -> str:
-    """A field name or path as shown in errors: quoted if it would break the one-line message
-    (newlines, other unprintable characters)."""
-    text = str(part)
-    return text if text.isprintable() else repr(text)
-
-
-def _first_error(err: ValidationError, where: str) -> str:
-    first = err.errors()[0]
-    loc = ".".join(_show(p) for p in first["loc"]) or where
-    return f"{loc}: {first['msg']}"
-
-
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read {what} {_show(path)}: {err.strerror}") from None
-    except ValueError as err:  # not UTF-8, or a NUL in the path
-        raise ConfigError(f"cannot read {what} {_show(path)}: {err}") from None
-    try:
-        return tomllib.loads(text)
-    except ValueError as err:  # TOMLDecodeError, or an integer too long to convert
-        raise ConfigError(f"malformed TOML in {_show(path)}: {err}") from None
-    except RecursionError:
-        raise ConfigError(f"malformed TOML in {_show(path)}: nested too deeply") from None
+        return read_toml(path, what)
+    except ParseError as err:
+        raise ConfigError(str(err)) from None
 
 
 def load_task_file(path: Path) -> list[TaskRef]:
@@ -260,16 +239,16 @@ def load_task_file(path: Path) -> list[TaskRef]:
     data = _read_toml(path, "task file")
     unknown = set(data) - {"task"}
     if unknown:
-        raise ConfigError(f"{_show(path)}: unknown table(s) {sorted(unknown)}; expected [[task]]")
+        raise ConfigError(f"{shown(path)}: unknown table(s) {sorted(unknown)}; expected [[task]]")
     items = data.get("task", [])
     if not isinstance(items, list) or not items:
-        raise ConfigError(f"{_show(path)}: no [[task]] tables")
+        raise ConfigError(f"{shown(path)}: no [[task]] tables")
     out = []
     for i, item in enumerate(items):
         try:
             out.append(TaskRef.model_validate(item))
         except ValidationError as err:
-            raise ConfigError(f"{_show(path)}: task[{i}].{_first_error(err, 'task')}") from None
+            raise ConfigError(f"{shown(path)}: task[{i}].{first_error(err, 'task')}") from None
     return out
 
 
@@ -287,5 +266,5 @@ def load_loop(path: Path) -> LoopConfig:
     try:
         cfg = LoopConfig.model_validate(data | {"base_dir": path.parent})
     except ValidationError as err:
-        raise ConfigError(_first_error(err, "loop")) from None
+        raise ConfigError(first_error(err, "loop")) from None
     return cfg.check()

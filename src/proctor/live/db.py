@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from proctor.bench.records import EpisodeRecord
+from proctor.bench.store import store_url
 from proctor.core import LabCall, Report
 from proctor.researchers import ResearcherSpec
 
@@ -135,12 +136,6 @@ class LiveStoreError(RuntimeError):
 def now() -> str:
     """The current time in UTC, ISO 8601 to the microsecond (stored as text everywhere)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-def database_url(target: str | Path) -> str:
-    """A SQLAlchemy URL from a URL or a plain file path (taken as SQLite)."""
-    text = str(target)
-    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
 
 def migrate(engine: sa.Engine, revision: str = "head") -> None:
@@ -250,7 +245,7 @@ class LiveStore:
     """Read and write the live loop's database."""
 
     def __init__(self, target: str | Path) -> None:
-        url = database_url(target)
+        url = store_url(target)
         try:
             self.engine = sa.create_engine(url)
             self.url = self.engine.url.render_as_string(hide_password=True)

@@ -66,13 +66,14 @@ class LoopStatus:
     cost: float = 0.0
     stopped: bool = False
 
-    def add(self, decision: str, cost: float) -> None:
-        self.done += 1
+    def add(self, decision: str, cost: float, count: int = 1) -> None:
+        """Count `count` reports the gate decided `decision` on, costing `cost` in all."""
+        self.done += count
         self.cost += cost
         name = {"accept": "accepted", "reject": "rejected", "escalate": "escalated"}.get(
             decision, "failed"
         )
-        setattr(self, name, getattr(self, name) + 1)
+        setattr(self, name, getattr(self, name) + count)
 
 
 def open_calibration(cfg: LoopConfig) -> tuple[Store, str]:
@@ -281,9 +282,7 @@ def run_loop(
     pending = store.pending(loop_id)
     status = LoopStatus(total=len(store.items(loop_id)))
     for decision, (count, cost) in store.gate_counts(loop_id).items():
-        for _ in range(count):
-            status.add(decision, 0.0)
-        status.cost += cost
+        status.add(decision, cost, count)
     if progress is not None:
         progress(status)
     try:

@@ -37,6 +37,7 @@ from proctor import registry
 from proctor.core import ActionEvent, Brief, Claim, ReasoningEvent, Report, Task, TraceEvent
 from proctor.lab import LabClient, LabError, stream
 from proctor.models import ModelAccess
+from proctor.parsing import field_path
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.prompting import compose
 from proctor.researchers.strategy import chance, check_skill, variant_names
@@ -95,9 +96,8 @@ def parse_report(text: str, task_id: str, trace: list[TraceEvent]) -> Report:
             claims.append(Claim.model_validate(raw))
         except ValidationError as err:
             first = err.errors()[0]
-            where = "".join(
-                f".{p}" if str(p).isprintable() else f".{str(p)!r}" for p in first["loc"]
-            )
+            where = field_path(first["loc"])
+            where = f".{where}" if where else ""
             raise ReportFormatError(f"claims[{i}]{where}: {first['msg']}") from None
         numbers = [claims[-1].estimate, claims[-1].coverage, *(claims[-1].interval or ())]
         if not all(x is None or math.isfinite(x) for x in numbers):
