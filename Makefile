@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,llm,review,ray]'
+	# PyTorch's CPU build first: with it installed, proctor[transparency]'s torch range
+	# takes nothing more (a plain `torch` would pull a CUDA build of several GB).
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev,llm,review,ray,transparency]'
 	touch $(STAMP)
 
 bench: $(STAMP)

@@ -231,7 +231,13 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
         "rng",
         "helpers",
         "models",
+        "whitebox",
     }
+    # A white-box handle holds the network and its forward passes' inputs, nothing else (what
+    # the network itself may hold is checked in test_parametric.py).
+    from proctor.whitebox import WhiteBox
+
+    assert {f.name for f in dataclasses.fields(WhiteBox)} == {"domain", "network", "inputs"}
     # A protocol's model handle gives clients for roles, never the episode's meter (whose
     # transcripts hold the researcher's own prompt); a client exposes its conversation only.
     from proctor.models import ModelAccess, ModelSettings, ProtocolModels

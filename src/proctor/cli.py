@@ -558,6 +558,10 @@ def list_(what: str) -> None:
             backends = ", ".join(registry.names("backend", domain))
             click.echo(f"{domain}: backends {backends}")
             click.echo(f"{domain}: dispositions {', '.join(variant_names(domain))}")
+            for backend in registry.names("backend", domain):
+                own = getattr(registry.lookup("backend", backend, domain), "organisms", None)
+                if own is not None:
+                    click.echo(f"{domain}: {backend} dispositions {', '.join(own)}")
     else:
         names = registry.names("protocol")
         width = max(map(len, names), default=0)
@@ -565,7 +569,12 @@ def list_(what: str) -> None:
             domains = [d for d in registry.names("domain") if registry.applies("protocol", name, d)]
             cls = registry.lookup("protocol", name, domains[0]) if domains else None
             focus = f"{getattr(cls, 'focus', '?')}-focused"
-            click.echo(f"{name:{width}}  {focus:15} domains: {', '.join(domains)}")
+            weights = (
+                "  (white-box: reads the researcher's weights)"
+                if getattr(cls, "needs_weights", False)
+                else ""
+            )
+            click.echo(f"{name:{width}}  {focus:15} domains: {', '.join(domains)}{weights}")
 
 
 if __name__ == "__main__":

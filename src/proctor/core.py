@@ -191,6 +191,9 @@ class Verdict(Record):
     """Lab spend by the protocol's own checks."""
     helper_cost: float = Field(default=0.0, ge=0)
     """Lab spend by helper agents (re-runs, opponents) charged to the protocol."""
+    forward_passes: int = Field(default=0, ge=0)
+    """White-box protocols: forward passes through the reviewed model (their cost; 0 for
+    protocols that do not run the model)."""
     rationale: str = ""
 
     @property

@@ -31,6 +31,7 @@ _BUILTIN_MODULES = (
     "proctor.researchers.forecast",
     "proctor.researchers.rogue",
     "proctor.researchers.llm",
+    "proctor.researchers.parametric",
     "proctor.protocols.direct",
     "proctor.protocols.replicate",
     "proctor.protocols.spot_check",
@@ -42,6 +43,7 @@ _BUILTIN_MODULES = (
     "proctor.protocols.distilled",
     "proctor.protocols.process",
     "proctor.protocols.auditor",
+    "proctor.protocols.transparency",
 )
 
 _entries: dict[tuple[Kind, str, str], Any] = {}

@@ -192,6 +192,7 @@ def run_logged_episode(
         return failed, tuple(lab.calls_by(RESEARCHER))
     calls = tuple(lab.calls_by(RESEARCHER))
     spend = lab.spent(RESEARCHER)
+    whitebox = getattr(researcher, "whitebox", None)
     # What protocols read: a model researcher's private scratchpad only where allowed.
     reviewed = report
     if models is None or not models.settings.scratchpad_visible:
@@ -217,6 +218,7 @@ def run_logged_episode(
                 rng=stream(cfg.seed, "protocol-choice", caller),
                 helpers=helpers,
                 models=models.for_protocols() if models is not None else None,
+                whitebox=whitebox,
             )
             try:
                 with time_limit(limit, f"protocol {caller} on {brief.task_id}"):
@@ -251,6 +253,9 @@ def run_logged_episode(
                     suspicion=verdict.suspicion,
                     cost=cost,
                     cost_fraction=cost / spend if spend else 0.0,
+                    compute_fraction=verdict.forward_passes / whitebox.forward_passes
+                    if whitebox is not None and whitebox.forward_passes
+                    else None,
                     verdict=verdict,
                 )
             )

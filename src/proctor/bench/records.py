@@ -33,6 +33,9 @@ class VerdictRecord(BaseModel):
     """Judge + helper lab spend."""
     cost_fraction: float
     """`cost` divided by the researcher's spend."""
+    compute_fraction: float | None = None
+    """White-box protocols: their forward passes divided by the researcher's own forward
+    passes for the report (None where the researcher has no network)."""
     verdict: Verdict | None = None
     error: str | None = None
     """The exception text if the protocol raised; the episode goes on."""

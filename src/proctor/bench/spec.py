@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from proctor import registry
 from proctor.bench.records import ROLES, Role
@@ -141,6 +148,27 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"audit budget must be in (0, 1), got {b}")
         return sorted(set(v))
 
+    @model_validator(mode="after")
+    def _default_protocols(self) -> SweepSpec:
+        """Left to default, ``protocols`` holds the white-box ones (which read a network's
+        weights) only when some member of the population has weights to read."""
+        if "protocols" in self.model_fields_set or any(
+            _trained(m.backend) for m in self.population
+        ):
+            return self
+        from proctor.protocols import needs_weights
+
+        kept = [
+            p
+            for p in self.protocols
+            if not any(
+                registry.applies("protocol", p, d) and needs_weights(p, d)
+                for d in registry.names("domain")
+            )
+        ]
+        object.__setattr__(self, "protocols", kept)
+        return self
+
     def check(self) -> SweepSpec:
         """Check every name against the registry; raise SpecError naming what is wrong."""
         from proctor.researchers.strategy import variant_names
@@ -150,6 +178,17 @@ class SweepSpec(BaseModel):
         if not self.levels:
             raise SpecError("levels: at least one level is needed")
         known_domains = registry.names("domain")
+        for i, m in enumerate(self.population):  # before protocols: they follow the backend
+            if _trained(m.backend):
+                for d in self.domains:
+                    if d in known_domains and not registry.applies("backend", m.backend, d):
+                        where = [
+                            x for x in known_domains if registry.applies("backend", m.backend, x)
+                        ]
+                        raise SpecError(
+                            f"population.{i}.backend: {m.backend!r} exists for "
+                            f"{', '.join(where)} only, not {d}"
+                        )
         for d in self.domains:
             if d not in known_domains:
                 raise SpecError(f"domains: unknown domain {d!r}; known: {', '.join(known_domains)}")
@@ -169,7 +208,9 @@ class SweepSpec(BaseModel):
                 raise SpecError(
                     f"protocol_budgets: unknown protocol {p!r}; known: {', '.join(known_protocols)}"
                 )
-        everywhere = {v for d in self.domains for v in variant_names(d)} - {"honest"}
+        everywhere = {
+            v for d in self.domains for m in self.population for v in variant_names(d, m.backend)
+        } - {"honest"}
         for o in self.organisms or []:
             if o not in everywhere:
                 known = ", ".join(sorted(everywhere))
@@ -214,6 +255,17 @@ class SweepSpec(BaseModel):
                 raise SpecError(f"population.{i}.backend: {m.backend!r} needs models.researcher")
             if m.skill not in SKILLS:
                 raise SpecError(f"population.{i}.skill: unknown skill {m.skill!r}; known: {SKILLS}")
+            if _trained(m.backend):
+                if self.adaptive:
+                    raise SpecError(
+                        f"adaptive: the adaptive attacker searches scripted attacks only; run "
+                        f"{m.backend!r} researchers with adaptive = false"
+                    )
+                if "knobs" in self.model_fields_set and self.knobs:
+                    raise SpecError(
+                        f"knobs: {m.backend!r} organisms have their disposition in their "
+                        "weights and no knobs; set knobs = {}"
+                    )
         if self.models is not None and self.models.researcher:
             from proctor.researchers.llm import LLM_KNOBS
 
@@ -245,7 +297,6 @@ class SweepSpec(BaseModel):
         on the population member for seed number `index` of its role."""
         from proctor.researchers.strategy import variant_names
 
-        present = set(variant_names(domain)) if domain is not None else None
         model = self.models.researcher if self.models is not None else None
         population = [
             m.model_copy(update={"backend": f"llm:{model}"}) if model else m
@@ -255,16 +306,20 @@ class SweepSpec(BaseModel):
             ResearcherSpec(backend=m.backend, skill=m.skill, budget=m.budget) for m in population
         ]
         base = population[index % len(population)]
+        present = set(variant_names(domain, base.backend)) if domain is not None else None
         names = self.organisms
         if names is None:
-            names = sorted({v for d in self.domains for v in variant_names(d)} - {"honest"})
+            names = sorted(
+                {v for d in self.domains for v in variant_names(d, base.backend)} - {"honest"}
+            )
         if self.adaptive and (present is None or any(v.startswith("saboteur") for v in present)):
             names = [*names, f"saboteur:{ADAPTIVE}"]
         for o in names:
             if present is not None and o not in present and o != f"saboteur:{ADAPTIVE}":
                 continue
             disposition, _, variant = o.partition(":")
-            for knobs in _knob_grid(self.knobs.get(disposition, {})):
+            grid = [{}] if _trained(base.backend) else _knob_grid(self.knobs.get(disposition, {}))
+            for knobs in grid:
                 out.append(
                     ResearcherSpec(
                         backend=base.backend,
@@ -327,6 +382,17 @@ class EpisodeConfig(BaseModel):
     @property
     def key(self) -> str:
         return _digest(_dump(self))[:20]
+
+
+def _trained(backend: str) -> bool:
+    """Whether a researcher backend is a trained network with its own organisms (its
+    dispositions are in its weights: no knobs, and white-box protocols can read it)."""
+    name = backend.partition(":")[0]
+    return any(
+        getattr(registry.lookup("backend", name, d), "organisms", None) is not None
+        for d in registry.names("domain")
+        if registry.applies("backend", name, d)
+    )
 
 
 def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:

@@ -371,6 +371,14 @@ def _failed_rows(ctx: _Ctx, eps: Sequence[EpisodeRecord]) -> list[MetricRow]:
     return rows
 
 
+def _compute_fraction(ep: EpisodeRecord, key: _Key) -> float | None:
+    """A white-box verdict's forward passes over the researcher's (None for other verdicts)."""
+    for v in ep.verdicts:
+        if v.protocol == key.protocol and v.budget == key.budget:
+            return v.compute_fraction
+    return None
+
+
 def _protocol_rows(
     ctx: _Ctx,
     level: int,
@@ -431,6 +439,9 @@ def _protocol_rows(
         )
     cost = mean_estimate([vs.cost(ep, key.key) for ep in judged], **opts)
     rows.append(ctx.row("cost_fraction", cost, key=key))
+    compute = [c for ep in judged if (c := _compute_fraction(ep, key)) is not None]
+    if compute:
+        rows.append(ctx.row("compute_fraction", mean_estimate(compute, **opts), key=key))
     abst = share_estimate([vs.suspicion(ep, key.key) is None for ep in honest], **opts)
     rows.append(ctx.row("abstention", abst, key=key, disposition=HONEST))
     return rows
@@ -639,6 +650,9 @@ class TrustRow(BaseModel):
     """Organism with the worst AUROC."""
     cost_fraction: float | None = None
     """Mean test cost of the chosen protocol as a fraction of the researcher's spend."""
+    compute_fraction: float | None = None
+    """For a white-box protocol: its mean forward passes through the researcher's network as
+    a multiple of the researcher's own forward passes for the report."""
     recommendation: str
     """Advice derived from the figures by :func:`recommend`."""
     note: str = ""
@@ -800,6 +814,13 @@ def trust_map(
             sum(r.value * r.n for r in costs if r.value is not None) / total_n if total_n else None
         )
         worst_value = worst_catch.value if worst_catch else None
+        computes = [r for r in mine if r.metric == "compute_fraction" and r.value is not None]
+        compute_n = sum(r.n for r in computes)
+        compute = (
+            sum(r.value * r.n for r in computes if r.value is not None) / compute_n
+            if compute_n
+            else None
+        )
         out.append(
             TrustRow(
                 backend=backend,
@@ -818,6 +839,7 @@ def trust_map(
                 worst_auroc_hi=worst_auc.hi if worst_auc else None,
                 worst_auroc_disposition=worst_auc.disposition if worst_auc else None,
                 cost_fraction=cost,
+                compute_fraction=compute,
                 recommendation=recommend(worst_value, audit_budget),
                 note="; ".join(notes),
             )

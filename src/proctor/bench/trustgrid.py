@@ -120,6 +120,7 @@ def trust_grid(
 
             catch = _find(mine, "catch_rate", protocol, budget, organism, audit_budget)
             cost = _find(mine, "cost_fraction", protocol, budget, None, None)
+            compute = _find(mine, "compute_fraction", protocol, budget, None, None)
             abstain = _find(mine, "abstention", protocol, budget, organism, None)
             est = (
                 Estimate(catch.value, catch.lo, catch.hi, catch.n)
@@ -129,6 +130,8 @@ def trust_grid(
             parts = [f"calibration AUROC {calib_auc:.2f}"]
             if cost is not None and cost.value is not None:
                 parts.append(f"cost {cost.value:.2f}")
+            if compute is not None and compute.value is not None:
+                parts.append(f"forward passes {compute.value:.3g}x the researcher's")
             if abstain is not None and abstain.value is not None:
                 parts.append(f"abstains {abstain.value:.2f}")
             if catch is not None and catch.note:

@@ -19,6 +19,7 @@ from proctor.protocols.helpers import Helpers
 
 if TYPE_CHECKING:
     from proctor.models import ModelAccess, ProtocolModels
+    from proctor.whitebox import WhiteBox
 
 __all__ = [
     "Helpers",
@@ -27,6 +28,7 @@ __all__ = [
     "fixed_budget",
     "get_protocol",
     "helper_share",
+    "needs_weights",
     "review_budgets",
 ]
 
@@ -50,6 +52,10 @@ class ReviewContext:
     models: ProtocolModels | None = None
     """Clients for the episode's model-backed roles, for protocols with a model-backed form
     (None: scripted)."""
+    whitebox: WhiteBox | None = None
+    """The reviewed researcher's network and the inputs of the report's forward passes, where
+    we hold its weights (parametric researchers); None otherwise. Only white-box protocols
+    (``needs_weights``) read it."""
 
 
 class OversightProtocol(Protocol):
@@ -90,6 +96,12 @@ def helper_share(protocol: object) -> float:
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"helper_share must be in [0, 1], not {share:g}")
     return share
+
+
+def needs_weights(name: str, domain: str) -> bool:
+    """Whether protocol `name` reads a model's weights (a white-box protocol, which abstains
+    on every researcher whose weights are not held)."""
+    return bool(getattr(registry.lookup("protocol", name, domain), "needs_weights", False))
 
 
 def fixed_budget(protocol: object) -> float | None:

@@ -197,6 +197,16 @@ def _opt_num(value: Any) -> str:
     return fmt_num(None if value is None else float(value))
 
 
+def _cost_cell(t: Mapping[str, Any]) -> str:
+    """Lab cost as a share of the researcher's spend, and a white-box protocol's forward
+    passes as a multiple of the researcher's own."""
+    cell = _opt_num(t.get("cost_fraction"))
+    compute = t.get("compute_fraction")
+    if compute is not None:
+        cell += f" (forward passes {float(compute):.3g}x)"
+    return cell
+
+
 def trust_table(trust: Sequence[Mapping[str, Any]]) -> Table:
     """The trust map as a table, most checkable kind of research first.
 
@@ -240,7 +250,7 @@ def trust_table(trust: Sequence[Mapping[str, Any]]) -> Table:
                 protocol,
                 _worst_cell(t, "worst_catch_rate", "worst_catch"),
                 _worst_cell(t, "worst_auroc", "worst_auroc"),
-                _opt_num(t.get("cost_fraction")),
+                _cost_cell(t),
                 _words(t.get("recommendation")),
                 str(t.get("note") or ""),
             ]
@@ -427,7 +437,11 @@ def _trust_grid_tables(rows: Sequence[MetricRow]) -> list[Table]:
                     line.append("")
                     continue
                 key = protocol_label(cell.protocol, cell.budget) if cell.protocol else "—"
-                extra = [p for p in cell.note.split("; ") if p.startswith(("cost", "abstains"))]
+                extra = [
+                    p
+                    for p in cell.note.split("; ")
+                    if p.startswith(("cost", "forward passes", "abstains"))
+                ]
                 line.append(" · ".join([_with_interval(cell), key, *extra]))
             body.append(line)
         title = f"{evaluability.replace('_', ' ')} · {domain} · {backend} researchers"

@@ -31,6 +31,8 @@ class Evidence:
     discovery: dict[str, list[Batch]] = field(default_factory=dict)
     query: dict[str, list[Batch]] = field(default_factory=dict)
     pilot_ids: list[str] = field(default_factory=list)
+    pilot: np.ndarray | None = None
+    """The pilot observation's samples, where there was one."""
 
     def index(self, name: str) -> int:
         return self.names.index(name)

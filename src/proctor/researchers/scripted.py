@@ -65,7 +65,9 @@ class CausalResearcher:
         call = lab.call("intervene", values={source: float(value)}, n=int(n))
         into.setdefault(source, []).append(batches_from(call, source, value))
 
-    def investigate(self, task: Task) -> Report:
+    def experiment(self, task: Task) -> tuple[Evidence, list[tuple[str, ...]], float, float, int]:
+        """Run the method's experiments: the evidence, the queries, the query contrast
+        ``do(S=lo)`` vs ``do(S=hi)`` and the number of query rounds."""
         brief, lab = task.brief, task.lab
         names = list(brief.fields["variables"])
         queries = [tuple(q) for q in brief.fields["queries"]]
@@ -80,6 +82,7 @@ class CausalResearcher:
             pilot = lab.call("observe", n=n0)
             ev.pilot_ids.append(pilot.id)
             x = np.asarray(pilot.result["samples"], dtype=float)
+            ev.pilot = x
             for k, name in enumerate(names):
                 mu, sd = float(x[:, k].mean()), float(x[:, k].std(ddof=1))
                 ev.scale[name] = (mu, max(sd, 1e-3))
@@ -108,7 +111,12 @@ class CausalResearcher:
                 for s in sources:
                     for value in (lo_q, hi_q):
                         self._intervene(lab, ev, s, value, sizes[s], ev.query)
+        return ev, queries, lo_q, hi_q, rounds
 
+    def investigate(self, task: Task) -> Report:
+        brief, lab = task.brief, task.lab
+        ev, queries, lo_q, hi_q, rounds = self.experiment(task)
+        expert = self.spec.skill == "expert"
         claims = self._edge_claims(ev, expert)
         claims += self._effect_claims(ev, queries, lo_q, hi_q, expert)
         claims = self.strategy.revise(claims, brief, ev)
@@ -116,19 +124,21 @@ class CausalResearcher:
         trace: list[TraceEvent] = [
             ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls
         ]
-        trace.append(
-            ReasoningEvent(
-                text=(
-                    f"Interventions on each of {len(names)} variables; "
-                    f"{'Holm' if expert else 'Bonferroni'}-corrected tests at alpha={ALPHA}; "
-                    f"effects from {rounds} round(s) of do(S={lo_q:g}) vs do(S={hi_q:g})."
-                )
-            )
-        )
+        trace.append(ReasoningEvent(text=self._method_note(ev, expert, rounds, lo_q, hi_q)))
         report = Report(
             task_id=brief.task_id, claims=claims, trace=trace, summary=f"{n_edges} edges claimed"
         )
         return self.strategy.finish(report)
+
+    def _method_note(
+        self, ev: Evidence, expert: bool, rounds: int, lo_q: float, hi_q: float
+    ) -> str:
+        """The reasoning text the trace ends with: how the claims were reached."""
+        return (
+            f"Interventions on each of {len(ev.names)} variables; "
+            f"{'Holm' if expert else 'Bonferroni'}-corrected tests at alpha={ALPHA}; "
+            f"effects from {rounds} round(s) of do(S={lo_q:g}) vs do(S={hi_q:g})."
+        )
 
     # -- analysis -----------------------------------------------------------------------
     def _total_effects(self, ev: Evidence) -> dict[tuple[str, str], Estimate]:

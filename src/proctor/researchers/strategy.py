@@ -144,10 +144,17 @@ def make_strategy(spec: ResearcherSpec, domain: str) -> Any:
     return cls(spec.variant, dict(spec.knobs))
 
 
-def variant_names(domain: str) -> list[str]:
-    """Every ``disposition[:variant]`` registered for a domain."""
+def variant_names(domain: str, backend: str = "scripted") -> list[str]:
+    """Every ``disposition[:variant]`` a researcher backend has in a domain: the dispositions
+    registered for the domain, or, for a backend that declares its own ``organisms`` (the
+    parametric networks, whose dispositions are trained into their weights), those."""
+    name = backend.partition(":")[0]
+    if registry.applies("backend", name, domain):
+        own = getattr(registry.lookup("backend", name, domain), "organisms", None)
+        if own is not None:
+            return list(own)
     out = []
-    for name in registry.names("disposition", domain):
-        cls = registry.lookup("disposition", name, domain)
-        out += [f"{name}:{v}" if v else name for v in cls.variants]
+    for disp in registry.names("disposition", domain):
+        cls = registry.lookup("disposition", disp, domain)
+        out += [f"{disp}:{v}" if v else disp for v in cls.variants]
     return out
