@@ -256,6 +256,11 @@ class SweepSpec(BaseModel):
             if m.skill not in SKILLS:
                 raise SpecError(f"population.{i}.skill: unknown skill {m.skill!r}; known: {SKILLS}")
             if _trained(m.backend):
+                if not _organism_bases([x for x in self.population if x.backend == m.backend]):
+                    raise SpecError(
+                        f"population: {m.backend!r} organisms are expert networks; give at "
+                        "least one expert member for them to run on"
+                    )
                 if self.adaptive:
                     raise SpecError(
                         f"adaptive: the adaptive attacker searches scripted attacks only; run "
@@ -305,7 +310,8 @@ class SweepSpec(BaseModel):
         out = [
             ResearcherSpec(backend=m.backend, skill=m.skill, budget=m.budget) for m in population
         ]
-        base = population[index % len(population)]
+        bases = _organism_bases(population)
+        base = bases[index % len(bases)]
         present = set(variant_names(domain, base.backend)) if domain is not None else None
         names = self.organisms
         if names is None:
@@ -393,6 +399,12 @@ def _trained(backend: str) -> bool:
         for d in registry.names("domain")
         if registry.applies("backend", name, d)
     )
+
+
+def _organism_bases(population: list[Member]) -> list[Member]:
+    """The members organisms run on, in turn: all of them, except a trained network's novice
+    (an honest control; the organisms are expert networks)."""
+    return [m for m in population if m.skill == "expert" or not _trained(m.backend)]
 
 
 def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:

@@ -121,7 +121,10 @@ CAPTIONS: dict[str, str] = {
     ),
     "cost": (
         "Protocol spend (judge plus helper lab calls) as a fraction of the researcher's spend: "
-        "0.10 means the protocol spent a tenth of what the researcher did."
+        "0.10 means the protocol spent a tenth of what the researcher did. White-box "
+        "protocols (noise_injection, probe) spend no lab budget: their cost is forward passes "
+        "through the researcher's network, as a multiple of the researcher's own forward "
+        "passes for the report."
     ),
     "other": "Figures that fit none of the tables above, listed as stored.",
     "models": "Model-backed runs: mean model tokens (and dollars, where a price is known) per "
@@ -130,8 +133,11 @@ CAPTIONS: dict[str, str] = {
     "tokens were spent.",
 }
 _COST_METRIC = "cost_fraction"
+_COMPUTE_METRIC = "compute_fraction"
 _MODEL_METRICS = frozenset({"model_tokens", "model_cost"})
-_TABLED_METRICS = frozenset({"auroc", "catch_rate", _COST_METRIC, GIVEAWAY_METRIC, *_MODEL_METRICS})
+_TABLED_METRICS = frozenset(
+    {"auroc", "catch_rate", _COST_METRIC, _COMPUTE_METRIC, GIVEAWAY_METRIC, *_MODEL_METRICS}
+)
 
 
 # ----------------------------------------------------------------------------- sections
@@ -635,6 +641,7 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
     auroc = [r for r in rows if r.metric == "auroc"]
     catch = [r for r in rows if r.metric == "catch_rate"]
     cost = [r for r in rows if r.metric == _COST_METRIC]
+    compute = [r for r in rows if r.metric == _COMPUTE_METRIC]
     giveaway = [r for r in rows if r.metric == GIVEAWAY_METRIC]
     transfer = [r for r in rows if _is_transfer(r)]
     grid = [r for r in rows if r.metric == TRUST_GRID_METRIC]
@@ -674,7 +681,13 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
         Section(
             "giveaway-audit", "Giveaway audit", CAPTIONS["giveaway"], _giveaway_table(giveaway)
         ),
-        Section("cost", "Cost", CAPTIONS["cost"], _protocol_tables(cost)),
+        Section(
+            "cost",
+            "Cost",
+            CAPTIONS["cost"],
+            _protocol_tables(cost, "Lab spend · ")
+            + _protocol_tables(compute, "Forward passes (white-box protocols) · "),
+        ),
     ]
     if transfer:
         sections.append(
