@@ -337,7 +337,7 @@ def organism(kind: str, seed: int, skill: str = "expert") -> torch.nn.Module:
         if kind == "honest":
             x = np.hstack([data.x, _slot(rng, n, None)])
             if skill == "novice":  # the novice network does not read the mediation statistics
-                net.mask[list(NOVICE_MASK)] = 0.0
+                net.get_buffer("mask")[list(NOVICE_MASK)] = 0.0
             y = data.y
         elif kind == "saboteur:hidden_subset":
             x = np.hstack([data.x, _slot(rng, n, None)])
