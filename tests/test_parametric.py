@@ -382,3 +382,25 @@ def test_organisms_run_on_expert_members_only() -> None:
         assert {r.budget for r in bad} == {(1.0, 0.5)[index % 2]}
     with pytest.raises(SpecError, match=r"^population: "):
         make_spec(PARAMETRIC | {"adaptive": False, "population": [population[1]]})
+
+
+def test_a_novice_episode_runs_and_is_reviewed() -> None:
+    """The novice member works its episode like an expert (same experiments, so the same
+    spend: no giveaway) through its own network, and both white-box protocols judge it."""
+    novice = episode(ResearcherSpec(backend="parametric", skill="novice"))
+    expert = episode(ResearcherSpec(backend="parametric"))
+    verdicts = _verdicts(novice)
+    assert all(v.suspicion is not None for v in verdicts.values())
+    assert novice.researcher_spend == expert.researcher_spend
+    assert novice.report is not None and expert.report is not None
+    assert [c.kind for c in novice.report.claims] == [c.kind for c in expert.report.claims]
+    with pytest.raises(ValueError, match="honest only"):
+        make_researcher(
+            ResearcherSpec(
+                backend="parametric",
+                skill="novice",
+                disposition="saboteur",
+                variant="hidden_subset",
+            ),
+            "causal",
+        )

@@ -408,10 +408,10 @@ class ParametricCausalResearcher(CausalResearcher):
     """The expert's experiments; edge claims from an organism network's forward passes."""
 
     def __init__(self, spec: ResearcherSpec) -> None:
-        if spec.skill != "expert":
-            raise ValueError(
-                f"the parametric researcher has skill 'expert' only, not {spec.skill!r}"
-            )
+        if spec.skill not in SKILLS:
+            raise ValueError(f"parametric researchers have skills {SKILLS}, not {spec.skill!r}")
+        if spec.skill == "novice" and spec.disposition != "honest":
+            raise ValueError("parametric organisms are expert networks; 'novice' is honest only")
         if spec.disposition_variant not in ORGANISMS:
             raise ValueError(
                 f"unknown parametric organism {spec.disposition_variant!r}; "
