@@ -256,6 +256,12 @@ class SweepSpec(BaseModel):
             if m.skill not in SKILLS:
                 raise SpecError(f"population.{i}.skill: unknown skill {m.skill!r}; known: {SKILLS}")
             if _trained(m.backend):
+                from proctor.whitebox import MissingExtra, require_torch
+
+                try:
+                    require_torch()
+                except MissingExtra as err:
+                    raise SpecError(f"population.{i}.backend: {err}") from None
                 if not _organism_bases([x for x in self.population if x.backend == m.backend]):
                     raise SpecError(
                         f"population: {m.backend!r} organisms are expert networks; give at "
