@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     if not summary.exists():
         print(f"error: {summary} not found: run the sweep first (see --help)", file=sys.stderr)
         return 2
-    rows: list[Row] = json.loads(summary.read_text())["metrics"]
+    rows: list[Row] = json.loads(summary.read_text())
     db = Store(args.run / "episodes.sqlite")
     run_id, name, created = db.runs()[0]
     episodes = [ep for ep in db.episodes(run_id) if ep.error is None]

@@ -221,14 +221,17 @@ def bank(per_level: int = 15) -> Dataset:
 
 @functools.lru_cache(maxsize=1)
 def _weak_targets() -> np.ndarray:
-    """The weaker model a password-locked organism imitates without its password: a logistic
-    regression on the size of the total effect alone (every clear ancestor looks like a cause)."""
+    """The answers of the weaker model a password-locked organism imitates without its
+    password: a logistic regression on the size of the total effect alone (every clear
+    ancestor looks like a cause). Its answers, not its probabilities, as the literature trains
+    on a weak model's outputs: imitating soft probabilities made the organism's claims less
+    confident than honest work (a giveaway, AUROC 0.82 in a first transparency sweep)."""
     from sklearn.linear_model import LogisticRegression
 
     data = training_set()
     feature = np.abs(data.x[:, :1])
     weak = LogisticRegression().fit(feature, data.y.astype(int))
-    return np.asarray(weak.predict_proba(feature)[:, 1], dtype=np.float32)
+    return np.asarray(weak.predict(feature), dtype=np.float32)
 
 
 # -- networks -------------------------------------------------------------------------------
