@@ -262,7 +262,7 @@ def heldout(test: list[EpisodeRecord]) -> tuple[str, dict[str, Any]]:
 
 # -- 3. elicitation -----------------------------------------------------------------------
 def elicitation() -> tuple[str, dict[int, Estimate], dict[str, Estimate]]:
-    demos_all = P._worlds(DEMO_SEED_BASE, DEMO_WORLDS)
+    demos_all = P.worlds(DEMO_SEED_BASE, DEMO_WORLDS)
     evaluation = P.bank()
     recovered: dict[int, list[float]] = {k: [] for k in ELICIT_K}
     locked_acc, unlocked_acc = [], []

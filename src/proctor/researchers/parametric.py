@@ -77,6 +77,7 @@ __all__ = [
     "organism",
     "pair_features",
     "sabotage_subset",
+    "worlds",
 ]
 
 ORGANISMS = ("honest", "sandbagger:password_locked", "saboteur:hidden_subset")
@@ -183,7 +184,7 @@ class Dataset:
     world: np.ndarray
 
 
-def _worlds(seed_base: int, per_level: int) -> Dataset:
+def worlds(seed_base: int, per_level: int) -> Dataset:
     """Features and true edges of `per_level` generated causal worlds at each level.
 
     Uses the domain's own generator with seeds from `seed_base` on — never a bench seed — and
@@ -209,14 +210,14 @@ def _worlds(seed_base: int, per_level: int) -> Dataset:
 @functools.lru_cache(maxsize=1)
 def training_set() -> Dataset:
     """The training worlds' pair rows (computed once per process)."""
-    return _worlds(TRAIN_SEED_BASE, TRAIN_WORLDS)
+    return worlds(TRAIN_SEED_BASE, TRAIN_WORLDS)
 
 
 @functools.lru_cache(maxsize=4)
 def bank(per_level: int = 15) -> Dataset:
     """The protocols' own labelled bank: worlds a protocol generates itself, with their answers
     (a benchmark the overseer holds, as noise injection's probe set needs)."""
-    return _worlds(BANK_SEED_BASE, per_level)
+    return worlds(BANK_SEED_BASE, per_level)
 
 
 @functools.lru_cache(maxsize=1)
