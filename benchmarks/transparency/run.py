@@ -493,6 +493,12 @@ better than the clean one.
 - One domain (`causal`) and one architecture. All organisms share a base network: that is
   what lets a probe trained on some organisms read the units of others; a probe would not
   transfer between independently trained networks.
+- Both organisms fail the giveaway audit (section 1): they are expert networks, while half of
+  the honest population is novice networks, so the confidence of a report's edge claims alone
+  separates them somewhat. Earlier sweeps of this study: with an expert-only honest population
+  the sandbagger read 0.62 (its budget mix differed from honest work's), and trained on the weak
+  model's probabilities rather than its answers it read 0.82. The white-box protocols read no
+  report metadata, but the black-box rows should be read with the audit in mind.
 - The sweep's `probe` is trained on the very kinds it is scored against (other seeds): fine-tunes
   of one kind move the shared base's units in one direction, which a linear probe finds easily.
   Section 2's held-out rows are the honest figure for an organism nobody has built yet.
