@@ -56,7 +56,7 @@ from proctor.lab import Lab
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.dispositions import make_strategy
 from proctor.researchers.evidence import Evidence, effect_between
-from proctor.researchers.scripted import CausalResearcher
+from proctor.researchers.scripted import CausalResearcher, edge_claims
 from proctor.researchers.strategy import SKILLS
 from proctor.stats import ols
 from proctor.whitebox import WhiteBox, one_thread
@@ -440,20 +440,7 @@ class ParametricCausalResearcher(CausalResearcher):
         pairs, features = pair_features(ev)
         self._inputs = deploy(features)
         probs = predict(self._net, self._inputs)
-        claims = []
-        for k, ((s, t), prob) in enumerate(zip(pairs, probs, strict=True)):
-            p = round(float(prob), 4)
-            claims.append(
-                Claim(
-                    id=f"e{k}",
-                    kind="edge",
-                    content={"source": s, "target": t},
-                    probability=p,
-                    evidence=[b.call_id for b in ev.discovery[s]],
-                    text=f"{s} is{'' if p >= 0.5 else ' not'} a direct cause of {t}",
-                )
-            )
-        return claims
+        return edge_claims(ev, pairs, list(probs))
 
     def _method_note(
         self, ev: Evidence, expert: bool, rounds: int, lo_q: float, hi_q: float

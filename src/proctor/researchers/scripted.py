@@ -185,20 +185,7 @@ class CausalResearcher:
                     edge_p[(s, t)] = 0.25  # believed mediated: transitive reduction
                 else:
                     edge_p[(s, t)] = probability_from_p(adj[(s, t)], ALPHA)
-        claims = []
-        for k, (s, t) in enumerate(pairs):
-            prob = round(edge_p[(s, t)], 4)
-            claims.append(
-                Claim(
-                    id=f"e{k}",
-                    kind="edge",
-                    content={"source": s, "target": t},
-                    probability=prob,
-                    evidence=[b.call_id for b in ev.discovery[s]],
-                    text=f"{s} is{'' if prob >= 0.5 else ' not'} a direct cause of {t}",
-                )
-            )
-        return claims
+        return edge_claims(ev, pairs, [edge_p[pair] for pair in pairs])
 
     def _effect_claims(
         self, ev: Evidence, queries: list[tuple[str, ...]], lo: float, hi: float, expert: bool
@@ -231,10 +218,31 @@ class CausalResearcher:
         return claims
 
 
+def edge_claims(
+    ev: Evidence, pairs: list[tuple[str, str]], probabilities: list[float]
+) -> list[Claim]:
+    """One edge claim per ordered pair, with its probability, resting on the source's
+    discovery interventions."""
+    claims = []
+    for k, ((s, t), p) in enumerate(zip(pairs, probabilities, strict=True)):
+        prob = round(float(p), 4)
+        claims.append(
+            Claim(
+                id=f"e{k}",
+                kind="edge",
+                content={"source": s, "target": t},
+                probability=prob,
+                evidence=[b.call_id for b in ev.discovery[s]],
+                text=f"{s} is{'' if prob >= 0.5 else ' not'} a direct cause of {t}",
+            )
+        )
+    return claims
+
+
 def _factory(spec: ResearcherSpec) -> CausalResearcher:
     return CausalResearcher(spec, make_strategy(spec, "causal"))
 
 
 registry.backend("scripted", domain="causal")(_factory)
 
-__all__ = ["CausalResearcher"]
+__all__ = ["CausalResearcher", "edge_claims"]
