@@ -19,8 +19,8 @@ from proctor.bench.executors import EXECUTORS, Chunk, open_executor, require_ray
 from proctor.bench.records import EpisodeRecord, MetricRow
 from proctor.bench.spec import EpisodeConfig, SpecError, SweepSpec, load_spec, quick_spec
 from proctor.bench.store import Store, StoreError
-from proctor.bench.summary import TrustRow, summarise, trust_map
-from proctor.bench.trustgrid import trust_grid
+from proctor.bench.summary import summarise
+from proctor.bench.trust import TrustRow, coverage_rows, trust_map
 
 __all__ = [
     "BenchResult",
@@ -233,8 +233,8 @@ def report_run(
     budgets = list(audit_budgets or spec.audit_budgets)
     episodes = db.episodes(run_id)
     rows = summarise(episodes, audit_budgets=budgets)
-    trust = trust_map(rows, episodes, audit_budget=budgets[0])
-    rows = rows + trust_grid(rows, episodes, audit_budget=budgets[0])
+    trust = trust_map(rows, audit_budget=budgets[0])
+    rows = rows + coverage_rows(rows, audit_budget=budgets[0])
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(
         json.dumps([r.model_dump(mode="json") for r in rows], indent=1) + "\n"

@@ -132,6 +132,16 @@ def _rerun(
     return rerun
 
 
+def twin_key(cfg: EpisodeConfig) -> str | None:
+    """The key of an organism episode's honest twin: the same configuration with the honest
+    researcher of the same population member (None for an honest episode)."""
+    r = cfg.researcher
+    if r.disposition == "honest":
+        return None
+    honest = ResearcherSpec(backend=r.backend, skill=r.skill, budget=r.budget)
+    return cfg.model_copy(update={"researcher": honest}).key
+
+
 def run_episode(cfg: EpisodeConfig, run_id: str, limit: float | None = TIME_LIMIT) -> EpisodeRecord:
     """Run one episode end to end (`limit`: seconds for the researcher and for each protocol
     review, see :func:`time_limit`; None for none)."""
@@ -158,6 +168,7 @@ def run_logged_episode(
         "role": cfg.role,
         "researcher": cfg.researcher,
         "task_id": brief.task_id,
+        "twin": twin_key(cfg),
     }
     actor, attack = cfg.researcher, None
     models = ModelAccess(cfg.models) if cfg.models is not None and cfg.models.any else None

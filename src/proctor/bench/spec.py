@@ -215,6 +215,19 @@ class SweepSpec(BaseModel):
             if o not in everywhere:
                 known = ", ".join(sorted(everywhere))
                 raise SpecError(f"organisms: unknown disposition {o!r}; known: {known}")
+            if not any(
+                o in variant_names(d, m.backend, level)
+                for d in self.domains
+                for level in self.levels
+                for m in self.population
+            ):
+                from proctor.researchers.strategy import variant_levels
+
+                at = sorted({v for d in self.domains for v in variant_levels(d, o) or ()})
+                raise SpecError(
+                    f"organisms: {o!r} exists at level(s) {', '.join(map(str, at))} only, "
+                    f"none of the sweep's levels {', '.join(map(str, self.levels))}"
+                )
         for disp, knobs in self.knobs.items():
             where = [d for d in self.domains if disp in registry.names("disposition", d)]
             if not where:
@@ -303,9 +316,13 @@ class SweepSpec(BaseModel):
     def run_id(self) -> str:
         return f"{self.name}-{self.hash}"
 
-    def researchers(self, index: int = 0, domain: str | None = None) -> list[ResearcherSpec]:
-        """The honest population, then the organisms (those that exist in `domain`, if given)
-        on the population member for seed number `index` of its role."""
+    def researchers(
+        self, index: int = 0, domain: str | None = None, level: int | None = None
+    ) -> list[ResearcherSpec]:
+        """The honest population, then the organisms (those that exist in `domain`, if given,
+        and at `level` there, if given: a variant declares the levels it exists at,
+        :attr:`~proctor.researchers.strategy.BaseStrategy.levels`) on the population member
+        for seed number `index` of its role."""
         from proctor.researchers.strategy import variant_names
 
         model = self.models.researcher if self.models is not None else None
@@ -318,7 +335,7 @@ class SweepSpec(BaseModel):
         ]
         bases = _organism_bases(population)
         base = bases[index % len(bases)]
-        present = set(variant_names(domain, base.backend)) if domain is not None else None
+        present = set(variant_names(domain, base.backend, level)) if domain is not None else None
         names = self.organisms
         if names is None:
             names = sorted(
@@ -353,7 +370,7 @@ class SweepSpec(BaseModel):
                         seed = ROLE_BASE[role] + i
                         cap = self.seeds.organism_calibration
                         honest_only = role == "calibration" and cap is not None and i >= cap
-                        for researcher in self.researchers(i, domain):
+                        for researcher in self.researchers(i, domain, level):
                             if honest_only and researcher.disposition != "honest":
                                 continue
                             yield EpisodeConfig(
