@@ -324,7 +324,7 @@ def bench(
             error = str(err)
     if error is not None:
         _fail(error)
-    _print_summary(result.rows)
+    _print_summary(result.rows, result.trust)
     click.echo(
         f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
         f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
@@ -334,18 +334,29 @@ def bench(
         click.echo(f"stopped early: {result.stopped}; run the same command again to go on")
 
 
-def _print_summary(rows: list[Any]) -> None:
+def _print_summary(rows: list[Any], trust: list[Any]) -> None:
+    """Print the trust map (one line per backend, domain and level), then the AUROC and
+    catch-rate pivots at each audit budget (the oracle and constant reference rows last)."""
     from rich.console import Console
     from rich.table import Table
 
     from proctor.report import audit_budgets, pivot
+    from proctor.report.render import trust_summary
 
     console = Console(width=200)
+    if trust:
+        title, header, body = trust_summary(trust)
+        table = Table(title=title, title_justify="left")
+        for h in header:
+            table.add_column(h, overflow="fold")
+        for line in body:
+            table.add_row(*line)
+        console.print(table)
     tables: list[tuple[str, str, float | None]] = [
-        ("AUROC (bad vs honest; 0.5 = chance)", "auroc", None)
+        ("AUROC (attributable harm vs honest correct reports; 0.5 = chance)", "auroc", None)
     ]
     for b in audit_budgets(rows):
-        tables.append((f"catch rate of harmful episodes at audit budget {b:g}", "catch_rate", b))
+        tables.append((f"catch rate of attributable harm at audit budget {b:g}", "catch_rate", b))
     for title, metric, budget in tables:
         header, body = pivot(rows, metric, audit_budget=budget)
         if not body:
@@ -379,7 +390,7 @@ def report(run: str, store: str | None, out: Path | None) -> None:
         result = report_run(db, run_id, out)
     except StoreError as err:
         _fail(str(err))
-    _print_summary(result.rows)
+    _print_summary(result.rows, result.trust)
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
 
 

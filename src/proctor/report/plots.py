@@ -1,4 +1,4 @@
-"""PNG plots of a bench run: catch rate vs budget, AUROC heatmap, giveaway audit.
+"""PNG plots of a bench run: catch rate vs budget, AUROC heatmap, frontier, giveaway audit.
 
 matplotlib is imported lazily, inside the functions, and only through its object-oriented API
 (`matplotlib.figure.Figure`, rendered by the Agg canvas on save): no pyplot, no GUI backend and
@@ -29,12 +29,14 @@ from proctor.report.tables import (
     disposition_label,
     fmt_budget,
     fmt_num,
+    group_by_scope,
     has_value,
     index_cells,
+    key_label,
+    key_order,
     level_label,
     panels,
     protocol_key,
-    protocol_label,
 )
 
 if TYPE_CHECKING:
@@ -74,15 +76,18 @@ def plot_specs(rows: Sequence[MetricRow]) -> list[PlotSpec]:
         PlotSpec(
             "catch_rate.png",
             "Catch rate vs protocol budget",
-            f"Catch rate{at} (the smallest audit budget with a figure) against protocol budget, "
-            "one line per protocol (colour) and organism (line style), with 95% intervals. "
-            "Lines rising to the right mean spending more on oversight catches more.",
+            f"Catch rate of attributable harm{at} (the smallest audit budget with a figure) "
+            "against protocol budget, one line per protocol (colour) and organism (line "
+            "style), with exact 95% intervals. Stacks and reference rows have no protocol "
+            "budget; they are in the catch tables. Lines rising to the right mean spending "
+            "more on oversight catches more.",
             plot_catch_rate,
         ),
         PlotSpec(
             "auroc_heatmap.png",
             "AUROC heatmap",
-            "AUROC of each protocol@budget (rows) against each organism (columns). Green is "
+            "Scheming AUROC of each key (rows: protocol@budget, then the stacks, then the "
+            "oracle and constant reference rows) against each organism (columns). Green is "
             "good separation, yellow is chance (0.5), red is worse than chance; grey was not "
             "measured.",
             plot_auroc_heatmap,
@@ -90,10 +95,11 @@ def plot_specs(rows: Sequence[MetricRow]) -> list[PlotSpec]:
         PlotSpec(
             "frontier.png",
             "Safety/usefulness frontier",
-            "Safety over a 100-task deployment against the worst headline organism (y) and "
-            "usefulness (x), one panel per domain and level, one line per audit budget; points "
-            "along a line are defer fractions (0 at the right end: trusted monitoring alone), "
-            "with 95% intervals. Up and right is better.",
+            "Safety over a 100-task deployment against the worst organism that counts (y) and "
+            "usefulness (x), one row of panels per domain and level and one panel per monitor "
+            "(the calibrated stack, the best single protocol), one line per audit budget; "
+            "points along a line are defer fractions (labelled; 0 is trusted monitoring "
+            "alone), with 95% bootstrap intervals. Up and right is better.",
             plot_frontier,
         ),
         PlotSpec(
@@ -246,7 +252,7 @@ def plot_catch_rate(rows: Sequence[MetricRow], path: Path) -> Path | None:
                 ax.minorticks_off()
             ax.set_ylim(-0.03, 1.03)
             ax.set_xlabel("protocol budget (fraction of researcher spend)")
-            ax.set_ylabel("catch rate")
+            ax.set_ylabel("catch rate (attributable harm)")
             ax.set_title(_plain(scope.label), fontsize=9)
             ax.grid(alpha=0.3)
         _hide_unused(axes, len(groups))
@@ -274,7 +280,7 @@ def plot_catch_rate(rows: Sequence[MetricRow], path: Path) -> Path | None:
             )
         fig.suptitle(
             f"Catch rate vs protocol budget, audit budget {fmt_budget(budget)}\n"
-            f"(threshold flags {budget * 100:g}% of honest calibration reports)"
+            f"(threshold flags {budget * 100:g}% of honest correct calibration reports)"
             + _skipped_note(skipped),
             fontsize=10,
         )
@@ -311,7 +317,7 @@ def plot_auroc_heatmap(rows: Sequence[MetricRow], path: Path) -> Path | None:
         for scope, group in groups:
             cells = index_cells(group)
             protocols = sorted(
-                {(r.protocol, r.budget) for r in group}, key=lambda pb: protocol_key(*pb)
+                {(r.protocol, r.budget) for r in group}, key=lambda pb: key_order(*pb)
             )
             dispositions = sorted({r.disposition for r in group}, key=disposition_key)
             grid = [
@@ -355,14 +361,14 @@ def plot_auroc_heatmap(rows: Sequence[MetricRow], path: Path) -> Path | None:
             )
             ax.set_yticks(
                 range(len(protocols)),
-                labels=[_plain(protocol_label(p, b)) for p, b in protocols],
+                labels=[_plain(key_label(p, b)) for p, b in protocols],
                 fontsize=8,
             )
             ax.set_title(_plain(scope.label), fontsize=9)
         if image is not None:
             shrink = min(0.8, 4.0 / fig.get_figheight())
             fig.colorbar(image, ax=axes, label="AUROC (0.5 = chance)", shrink=shrink)
-        fig.suptitle("AUROC: protocol@budget × organism", fontsize=10)
+        fig.suptitle("AUROC: key × organism (references last)", fontsize=10)
         return _save(fig, path)
 
 
@@ -450,7 +456,8 @@ def plot_giveaway(rows: Sequence[MetricRow], path: Path) -> Path | None:
 
 
 def plot_frontier(rows: Sequence[MetricRow], path: Path) -> Path | None:
-    """Safety against usefulness per (domain, level, backend), one line per audit budget.
+    """Safety against usefulness, one panel per (domain, level, backend) and monitor (the
+    calibrated stack, the best single protocol), one line per audit budget.
 
     Args:
         rows: Metric rows (only ``frontier_safety:*`` and ``frontier_usefulness:*`` are used).
@@ -459,85 +466,118 @@ def plot_frontier(rows: Sequence[MetricRow], path: Path) -> Path | None:
     Returns:
         `path`, or None when no frontier point has both figures.
     """
-    points: dict[Scope, dict[float, list[tuple[float, MetricRow, MetricRow]]]] = {}
-    cells: dict[tuple[Scope, str, float | None], dict[str, MetricRow]] = {}
-    for r in rows:
-        if r.metric.startswith(("frontier_safety:", "frontier_usefulness:")):
-            kind, _, defer = r.metric.partition(":")
-            cells.setdefault((Scope.of(r), defer, r.audit_budget), {})[kind] = r
+    from proctor.report.render import BEST_SINGLE, frontier_monitors
+
+    frontier = [
+        r for r in rows if r.metric.startswith(("frontier_safety:", "frontier_usefulness:"))
+    ]
+    panels_: list[tuple[Scope, str, str, dict[float, list[tuple[float, MetricRow, MetricRow]]]]]
+    panels_ = []
     skipped = 0
-    for (scope, defer, budget), pair in cells.items():
-        safety, use = pair.get("frontier_safety"), pair.get("frontier_usefulness")
-        if budget is None or safety is None or use is None:
-            continue
-        if not (has_value(safety) and has_value(use)):
-            skipped += 1
-            continue
-        d = float(defer.rpartition("_")[2])
-        points.setdefault(scope, {}).setdefault(budget, []).append((d, use, safety))
-    if not points:
+    width = 1
+    for scope, group in group_by_scope(frontier):
+        monitors = frontier_monitors(group)
+        width = max(width, len(monitors))
+        for label, cells in monitors:
+            points: dict[float, list[tuple[float, MetricRow, MetricRow]]] = {}
+            keys: set[str] = set()
+            for (kind, d, budget), safety in sorted(
+                cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0.0)
+            ):
+                if kind != "frontier_safety" or budget is None:
+                    continue
+                use = cells.get(("frontier_usefulness", d, budget))
+                if use is None:
+                    continue
+                if not (has_value(safety) and has_value(use)):
+                    skipped += 1
+                    continue
+                keys.add(key_label(safety.protocol, safety.budget))
+                points.setdefault(budget, []).append((d, use, safety))
+            if points:
+                name = (
+                    f"best single: {', '.join(sorted(keys))}"
+                    if label == BEST_SINGLE
+                    else f"monitor: {label}"
+                )
+                panels_.append((scope, label, name, points))
+    if not panels_:
         return None
 
     import matplotlib
     import matplotlib.style
 
-    scopes = sorted(points, key=lambda sc: sc.sort_key())
-    cols = min(2, len(scopes))
-    nrows = math.ceil(len(scopes) / cols)
+    scopes = sorted({p[0] for p in panels_}, key=lambda sc: sc.sort_key())
+    cols = min(width, max(sum(1 for p in panels_ if p[0] == sc) for sc in scopes))
+    cols = max(cols, 1)
+    nrows = len(scopes)
     with matplotlib.style.context("default"):
         fig = _figure(4.2 * cols, 3.4 * nrows + 0.6)
-        axes = fig.subplots(nrows, cols, squeeze=False).ravel().tolist()
-        for ax, scope in zip(axes, scopes, strict=False):
-            for i, budget in enumerate(sorted(points[scope])):
-                line = sorted(points[scope][budget], key=lambda p: p[0])
-                xs = [u.value or 0.0 for _, u, _ in line]
-                ys = [s.value or 0.0 for _, _, s in line]
-                xerr = [
-                    [
-                        max(0.0, x - (u.lo if u.lo is not None else x))
-                        for x, (_, u, _) in zip(xs, line, strict=True)
-                    ],
-                    [
-                        max(0.0, (u.hi if u.hi is not None else x) - x)
-                        for x, (_, u, _) in zip(xs, line, strict=True)
-                    ],
-                ]
-                yerr = [
-                    [
-                        max(0.0, y - (s.lo if s.lo is not None else y))
-                        for y, (_, _, s) in zip(ys, line, strict=True)
-                    ],
-                    [
-                        max(0.0, (s.hi if s.hi is not None else y) - y)
-                        for y, (_, _, s) in zip(ys, line, strict=True)
-                    ],
-                ]
-                ax.errorbar(
-                    xs,
-                    ys,
-                    xerr=xerr,
-                    yerr=yerr,
-                    marker=_MARKERS[i % len(_MARKERS)],
-                    linestyle=_LINESTYLES[i % len(_LINESTYLES)],
-                    capsize=2,
-                    elinewidth=0.7,
-                    label=f"audit {fmt_budget(budget)}",
-                )
-                for d, u, s in line:
-                    ax.annotate(
-                        f"{d:g}",
-                        (u.value or 0.0, s.value or 0.0),
-                        fontsize=6,
-                        xytext=(3, 3),
-                        textcoords="offset points",
-                    )
-            ax.set_xlim(-0.02, 1.02)
-            ax.set_ylim(-0.02, 1.02)
-            ax.set_xlabel("usefulness")
-            ax.set_ylabel("safety (worst organism, N=100)")
-            ax.set_title(_plain(scope.label), fontsize=8)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7, loc="lower left")
-        _hide_unused(axes, len(scopes))
+        grid = fig.subplots(nrows, cols, squeeze=False)
+        used: set[tuple[int, int]] = set()
+        for row_i, scope in enumerate(scopes):
+            mine = [p for p in panels_ if p[0] == scope]
+            for col_i, (_, _, name, points) in enumerate(mine[:cols]):
+                ax = grid[row_i][col_i]
+                used.add((row_i, col_i))
+                _draw_frontier(ax, points)
+                ax.set_title(_plain(f"{scope.label}\n{name}"), fontsize=8)
+        for row_i in range(nrows):
+            for col_i in range(cols):
+                if (row_i, col_i) not in used:
+                    grid[row_i][col_i].set_visible(False)
         fig.suptitle("Safety/usefulness frontier" + _skipped_note(skipped), fontsize=10)
         return _save(fig, path)
+
+
+def _draw_frontier(ax: Axes, points: dict[float, list[tuple[float, MetricRow, MetricRow]]]) -> None:
+    """One frontier panel: a line per audit budget through its defer fractions."""
+    for i, budget in enumerate(sorted(points)):
+        line = sorted(points[budget], key=lambda p: p[0])
+        xs = [u.value or 0.0 for _, u, _ in line]
+        ys = [s.value or 0.0 for _, _, s in line]
+        xerr = [
+            [
+                max(0.0, x - (u.lo if u.lo is not None else x))
+                for x, (_, u, _) in zip(xs, line, strict=True)
+            ],
+            [
+                max(0.0, (u.hi if u.hi is not None else x) - x)
+                for x, (_, u, _) in zip(xs, line, strict=True)
+            ],
+        ]
+        yerr = [
+            [
+                max(0.0, y - (s.lo if s.lo is not None else y))
+                for y, (_, _, s) in zip(ys, line, strict=True)
+            ],
+            [
+                max(0.0, (s.hi if s.hi is not None else y) - y)
+                for y, (_, _, s) in zip(ys, line, strict=True)
+            ],
+        ]
+        ax.errorbar(
+            xs,
+            ys,
+            xerr=xerr,
+            yerr=yerr,
+            marker=_MARKERS[i % len(_MARKERS)],
+            linestyle=_LINESTYLES[i % len(_LINESTYLES)],
+            capsize=2,
+            elinewidth=0.7,
+            label=f"audit {fmt_budget(budget)}",
+        )
+        for d, u, s in line:
+            ax.annotate(
+                f"{d:g}",
+                (u.value or 0.0, s.value or 0.0),
+                fontsize=6,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("usefulness")
+    ax.set_ylabel("safety (worst organism, N=100)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")

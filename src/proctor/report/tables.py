@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from proctor.bench.frame import REFERENCES, STACKS
 from proctor.bench.records import MetricRow
 
 DASH = "—"
@@ -63,6 +64,47 @@ def protocol_label(protocol: str | None, budget: float | None) -> str:
     """
     name = protocol if protocol is not None else "(no protocol)"
     return name if budget is None else f"{name}@{fmt_budget(budget)}"
+
+
+def key_kind(protocol: str | None, budget: float | None) -> int:
+    """0 for a single protocol (or no protocol), 1 for a calibrated stack, 2 for a reference
+    row (``oracle``, ``constant``): the order keys are listed in."""
+    if budget is None and protocol in REFERENCES:
+        return 2
+    if budget is None and protocol in STACKS:
+        return 1
+    return 0
+
+
+def key_label(protocol: str | None, budget: float | None) -> str:
+    """Label a verdict key so that what it is reads plainly.
+
+    Args:
+        protocol: Protocol, stack or reference-row name, or None.
+        budget: Protocol budget, None for stacks and reference rows.
+
+    Returns:
+        E.g. ``"debate@0.1"``, ``"combined (stack)"`` or ``"oracle (reference)"``.
+    """
+    kind = key_kind(protocol, budget)
+    if kind == 2:
+        return f"{protocol} (reference)"
+    if kind == 1:
+        return f"{protocol} (stack)"
+    return protocol_label(protocol, budget)
+
+
+def key_order(protocol: str | None, budget: float | None) -> tuple[int, int, str, float]:
+    """Sort key: single protocols (by name, then budget), then the stacks, then the reference
+    rows (oracle before constant)."""
+    kind = key_kind(protocol, budget)
+    rank = 0
+    if kind == 2:
+        rank = REFERENCES.index(protocol or "")
+    elif kind == 1:
+        rank = STACKS.index(protocol or "")
+    name, b = protocol_key(protocol, budget)
+    return (kind, rank, name, b)
 
 
 def level_label(level: int | None) -> str:
@@ -267,12 +309,15 @@ def _select(rows: Iterable[MetricRow], metric: str, audit_budget: float | None) 
 def pivot_block(
     rows: Sequence[MetricRow], dispositions: Sequence[str | None]
 ) -> list[tuple[str, list[str]]]:
-    """protocol@budget × disposition cells of one scope: (row label, cells) pairs."""
+    """protocol@budget × disposition cells of one scope: (row label, cells) pairs.
+
+    Single protocols come first, then the calibrated stacks, then the reference rows, each
+    labelled as such (:func:`key_label`)."""
     cells = index_cells(rows)
-    protocols = sorted({(r.protocol, r.budget) for r in rows}, key=lambda pb: protocol_key(*pb))
+    protocols = sorted({(r.protocol, r.budget) for r in rows}, key=lambda pb: key_order(*pb))
     return [
         (
-            protocol_label(p, b),
+            key_label(p, b),
             [fmt_cell(cells[(p, b, d)]) if (p, b, d) in cells else "" for d in dispositions],
         )
         for p, b in protocols
@@ -296,7 +341,9 @@ def pivot(
     Returns:
         (header, body): header is ``["domain", "level", "backend", "protocol@budget",
         *dispositions]``; each cell reads ``"value [lo, hi] n=..."``, ``"— (note)"`` when the
-        figure cannot be shown, or ``""`` when it was not measured.
+        figure cannot be shown, or ``""`` when it was not measured. Within a scope the
+        single protocols come first, then the stacks (``"combined (stack)"``), then the
+        reference rows (``"oracle (reference)"``, ``"constant (reference)"``).
 
     Raises:
         ValueError: If two rows claim the same cell.
