@@ -12,12 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from proctor.bench import run_bench
+from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import make_spec
 from proctor.live.config import ConfigError, load_loop, load_task_file
 from proctor.live.db import VERSION_TABLE, LiveStore, LiveStoreError, metadata
@@ -29,8 +31,9 @@ REQUIRED = bool(os.environ.get("PROCTOR_REQUIRE_SERVICES"))
 
 @pytest.fixture(scope="module")
 def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small bench run on causal level 1: 52 honest calibration episodes (enough for a 20%
-    audit budget), replicate and trace_monitor at 0.3."""
+    """A small bench run on causal level 1: 60 honest calibration episodes, of which the
+    correct ones (at least 50; the gate is set on honest *correct* reports) back a 20% audit
+    budget; replicate at 0.3 and trace_monitor (which takes no budget)."""
     out = tmp_path_factory.mktemp("calib")
     spec = make_spec(
         {
@@ -40,7 +43,7 @@ def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "organisms": ["saboteur:misread"],
             "protocols": ["replicate", "trace_monitor"],
             "budgets": [0.3],
-            "seeds": {"calibration": 13, "test": 2, "organism_calibration": 2},
+            "seeds": {"calibration": 15, "test": 2, "organism_calibration": 2},
             "adaptive": False,
         }
     )
@@ -148,17 +151,117 @@ def test_loop_records_every_item_once_and_resumes(
     )
 
 
-def test_gate_matches_a_fresh_calibration(calibration: Path, tmp_path: Path) -> None:
-    """The loop's threshold is the bench's own gate calibration on the same episodes."""
-    from proctor.bench import Store
-    from proctor.gate import calibrate
+Suspicions = dict[str, float | None]
 
-    cfg = load_loop(write_loop(tmp_path, calibration, str(tmp_path / "l.sqlite")))
-    gate = calibrate_gate(cfg)
+
+def _reference(
+    calibration: Path, keys: tuple[str, ...]
+) -> tuple[list[Suspicions], list[tuple[Suspicions, bool]]]:
+    """Fitted afresh from the store: the honest correct calibration reports' suspicions under
+    `keys`, and every calibration report's (suspicions, bad) labels."""
+    from proctor.bench import Store
+    from proctor.gate import suspicions
+
     store = Store(calibration / "episodes.sqlite")
-    episodes = store.episodes(store.runs()[0][0])
-    expected = calibrate(episodes, 0.2, ["combined"])[("causal", 1, "combined")]
-    assert gate.threshold("scripted", "causal", 1) == expected
+    eps = sorted(
+        (
+            ep
+            for ep in store.episodes(store.runs()[0][0])
+            if ep.role == "calibration" and ep.error is None and ep.report is not None
+        ),
+        key=lambda ep: ep.key,  # the loop's order, so the stacker sees the same rows
+    )
+
+    def raw(ep: EpisodeRecord) -> Suspicions:
+        got = suspicions(ep)
+        return {k: got[k] for k in keys if k in got}
+
+    def bad(ep: EpisodeRecord) -> bool:
+        assert ep.grade is not None
+        return ep.grade.material_errors > 0 or ep.grade.violations > 0
+
+    eps = [ep for ep in eps if raw(ep)]
+    reference = [raw(ep) for ep in eps if ep.honest and ep.grade is not None and not bad(ep)]
+    labelled = [(raw(ep), bad(ep)) for ep in eps if ep.grade is not None]
+    return reference, labelled
+
+
+@pytest.mark.parametrize("rule", ["bonferroni", "fisher", "stacker", "max", "mean"])
+def test_gate_matches_a_fresh_calibration(calibration: Path, tmp_path: Path, rule: str) -> None:
+    """The loop's gate is cut_for at the audit budget of the combined scores of a combiner
+    fitted on the run's honest correct calibration reports (or of the raw max / mean)."""
+    from proctor.gate import combine, cut_for, fit_combiner
+
+    path = write_loop(tmp_path, calibration, str(tmp_path / "l.sqlite"), rule=f'"{rule}"')
+    gate = calibrate_gate(load_loop(path))
+    # trace_monitor takes no budget: the loop reads it at 0, the budget the bench ran it at.
+    assert gate.keys == ("replicate@0.3", "trace_monitor@0")
+    reference, labelled = _reference(calibration, gate.keys)
+    assert len(reference) >= 50
+    if rule in ("max", "mean"):
+        assert ("scripted", "causal", 1) not in gate.combiners
+        scores = [combine(r, rule) for r in reference]
+    else:
+        combiner = fit_combiner(reference, rule, labelled=labelled)
+        assert gate.combiners[("scripted", "causal", 1)] == combiner
+        assert combiner.keys and set(combiner.keys) | set(combiner.dropped) == set(gate.keys)
+        scores = [combiner.score(r) for r in reference]
+    cut = cut_for(scores, 0.2)
+    th = gate.threshold("scripted", "causal", 1)
+    assert (th.threshold, th.tie_share, th.n_calibration) == (
+        cut.threshold,
+        cut.tie_share,
+        len(reference),
+    )
+    assert sum(th.weight(s) for s in scores) == pytest.approx(0.2 * len(reference))
+
+
+def test_gate_decides_the_combined_score_with_a_deterministic_draw(
+    calibration: Path, tmp_path: Path
+) -> None:
+    from proctor.bench.episode import run_logged_episode
+    from proctor.gate import decide
+    from proctor.live.loop import episode_config, gate_decision, gate_draw
+
+    cfg = load_loop(write_loop(tmp_path, calibration, str(tmp_path / "l.sqlite"), seeds=3))
+    gate = calibrate_gate(cfg)
+    assert cfg.rule == "bonferroni"  # the default
+    combiner = gate.combiners[("scripted", "causal", 1)]
+    items = queue_items(cfg, cfg.loop_id)
+    draws = [gate_draw(i) for i in items]
+    assert draws == [gate_draw(i) for i in items]  # a pure function of the item
+    assert len(set(draws)) == len(draws) and all(0.0 <= u < 1.0 for u in draws)
+    again = items[0].model_copy(update={"attempt": 2})
+    assert gate_draw(again) != draws[0]  # a sent-back report draws afresh
+    for item, u in zip(items, draws, strict=True):
+        record, _ = run_logged_episode(episode_config(cfg, gate, item), cfg.loop_id)
+        score, threshold, decision, reason = gate_decision(gate, record, u)
+        th = gate.threshold("scripted", "causal", 1)
+        assert score == combiner.score(gate.raw(record)) == gate.score(record)
+        assert threshold == th.threshold
+        assert decision == decide(score, th, u=u)
+        assert f"bonferroni over {', '.join(combiner.keys)}" in reason
+        assert all(k in reason for k in gate.keys)
+        # A tie at the threshold is settled by the draw at the tie share.
+        if score is not None:
+            tied = replace(th, threshold=score, tie_share=0.5)
+            tie_gate = replace(gate, thresholds={("scripted", "causal", 1): tied})
+            for v, want in ((0.49, "escalate"), (0.5, "accept")):
+                _, _, got, why = gate_decision(tie_gate, record, v)
+                assert got == want, why
+                assert f"draw {v:.3f}" in why and "tie share 0.500" in why
+
+
+def test_loop_rules(calibration: Path, tmp_path: Path) -> None:
+    from proctor.live.config import LOOP_RULES
+
+    assert LOOP_RULES == ("bonferroni", "fisher", "stacker", "max", "mean")
+    db = str(tmp_path / "l.sqlite")
+    for rule in LOOP_RULES:
+        cfg = load_loop(write_loop(tmp_path, calibration, db, rule=f'"{rule}"'))
+        assert cfg.rule == rule
+    with pytest.raises(ConfigError, match=r"^rule: .*'median'.*bonferroni, fisher, stacker"):
+        load_loop(write_loop(tmp_path, calibration, db, rule='"median"'))
 
 
 def test_human_decisions(calibration: Path, database: str, tmp_path: Path) -> None:
@@ -208,7 +311,7 @@ def test_config_errors_name_the_field(calibration: Path, tmp_path: Path) -> None
     db = str(tmp_path / "l.sqlite")
     with pytest.raises(ConfigError, match="budget"):
         calibrate_gate(load_loop(write_loop(tmp_path, calibration, db, budget="0.25")))
-    with pytest.raises(ConfigError, match="audit_budget: 52 honest"):
+    with pytest.raises(ConfigError, match=r"audit_budget: \d+ honest correct calibration"):
         calibrate_gate(load_loop(write_loop(tmp_path, calibration, db, audit_budget="0.02")))
     with pytest.raises(ConfigError, match=r"^rule"):
         load_loop(write_loop(tmp_path, calibration, db, rule='"median"'))

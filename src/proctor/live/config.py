@@ -7,7 +7,7 @@ A loop file (TOML; every field is checked and errors name it)::
     calibration = "runs/quick"          # the bench run the gate is calibrated on: an output
     # calibration_run = "quick-..."     #   folder (its newest run), or a store URL + run id
     audit_budget = 0.02                 # share of honest work a human can review
-    rule = "max"                        # how protocol suspicions combine (proctor.gate.RULES)
+    rule = "bonferroni"                 # how protocol suspicions combine (LOOP_RULES)
     protocols = ["replicate", "trace_monitor"]
     budget = 0.3                        # protocol budget, a fraction of the researcher's spend
     protocol_budgets = { consistency = 1.0 }
@@ -50,12 +50,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from proctor import registry
-from proctor.gate import RULES
+from proctor.gate import COMBINERS, RULES
 from proctor.models.settings import ModelSettings
 from proctor.parsing import ParseError, first_error, read_toml, shown
 from proctor.researchers import ResearcherSpec
 
-__all__ = ["ConfigError", "LoopConfig", "TaskRef", "load_loop", "load_task_file"]
+__all__ = ["LOOP_RULES", "ConfigError", "LoopConfig", "TaskRef", "load_loop", "load_task_file"]
+
+LOOP_RULES: tuple[str, ...] = (*COMBINERS, *RULES)
+"""How the loop's gate combines its protocols' suspicions: a calibrated combination of their
+honest-calibration p-values (:data:`proctor.gate.COMBINERS`, fitted on the calibration run;
+``"bonferroni"`` by default), or the raw ``"max"`` / ``"mean"`` (:data:`proctor.gate.RULES`)."""
 
 
 class ConfigError(ValueError):
@@ -120,7 +125,7 @@ class LoopConfig(BaseModel):
     calibration: str
     calibration_run: str | None = None
     audit_budget: float = Field(default=0.02, gt=0, lt=1)
-    rule: str = "max"
+    rule: str = "bonferroni"
     protocols: list[str] = Field(min_length=1)
     budget: float = Field(default=0.3, gt=0)
     protocol_budgets: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
@@ -134,8 +139,8 @@ class LoopConfig(BaseModel):
     @field_validator("rule")
     @classmethod
     def _rule(cls, v: str) -> str:
-        if v not in RULES:
-            raise ValueError(f"unknown rule {v!r}; known: {', '.join(RULES)}")
+        if v not in LOOP_RULES:
+            raise ValueError(f"unknown rule {v!r}; known: {', '.join(LOOP_RULES)}")
         return v
 
     @property
