@@ -617,9 +617,11 @@ def fit_combiner(
     - it abstains on more than `max_abstain` of the reference reports (a report without the key
       counts as abstaining);
     - it has fewer than `min_distinct` distinct reference values (it cannot rank);
-    - it saturates: its most common reference value is its top value and covers more than
-      `max_top_share` of the reference reports it judged (its smallest p-value would be large,
-      so it could never raise the combined score, only dilute the Bonferroni correction).
+    - it saturates: its most common reference value is its top value, that value is the top
+      of the scale (1.0), and it covers more than `max_top_share` of the reference reports it
+      judged (its smallest p-value would be large, so it could never raise the combined score,
+      only dilute the Bonferroni correction). A key piled up at 0.0 on correct work is kept:
+      it is a checker that finds nothing wrong where nothing is.
 
     The p-value combinations are Bonferroni's and Fisher's (1925); the setting is trusted
     monitoring (Greenblatt et al. 2023, *AI Control*) with a stack of monitors and one audit
@@ -685,7 +687,11 @@ def fit_combiner(
             )
             continue
         top = float(counts[-1]) / judged.size
-        if counts[-1] == counts.max() and top > max_top_share:
+        # Saturated: the top reference value is the top of the scale, so no report can score
+        # above it and the key's smallest p-value is the share sitting there. A key whose
+        # reference piles up at the *bottom* (a checker that finds nothing wrong in correct
+        # work) is the opposite: any report it scores higher gets the smallest p-value.
+        if values[-1] >= 1.0 and counts[-1] == counts.max() and top > max_top_share:
             dropped[key] = f"saturates: {top:.0%} of reference reports share its top value"
             continue
         kept.append(key)

@@ -202,9 +202,22 @@ class Scores:
         labelled = [(self._raw(ep), is_wrong(ep)) for ep in calib if ep.grade is not None]
         if not reference or not any(self._raw(ep) for ep in eps):
             return
+        # A key with one value on every calibration report is a constant scorer: it adds a
+        # test to the Bonferroni count and nothing to the ranking.
+        constant = {
+            k
+            for k in {k for ep in calib for k in self._raw(ep)}
+            if len({self.suspicion(ep, k) for ep in calib} - {None}) <= 1
+        }
         for key, rule in ((COMBINED, "bonferroni"), (STACKED, "stacker")):
             try:
-                combiner = fit_combiner(reference, rule, labelled=labelled)
+                combiner = fit_combiner(
+                    reference,
+                    rule,
+                    labelled=labelled,
+                    min_distinct=1,
+                    exclude=(*NOT_MONITORS, *sorted(constant)),
+                )
             except ValueError as err:
                 self.stack_notes[(domain, level, key)] = f"{key} not fitted: {err}"
                 continue
@@ -213,9 +226,7 @@ class Scores:
                 raw = self._raw(ep)
                 if not raw:
                     continue
-                cost = sum(
-                    c for k, (_, c) in self._by_id[id(ep)].items() if k in combiner.keys
-                )
+                cost = sum(c for k, (_, c) in self._by_id[id(ep)].items() if k in combiner.keys)
                 self._by_id[id(ep)][key] = (combiner.score(raw), float(cost))
 
     def keys(self, eps: Iterable[EpisodeRecord]) -> list[str]:
@@ -224,11 +235,7 @@ class Scores:
         for ep in eps:
             found.update(self._by_id[id(ep)])
         singles = sorted(k for k in found if k not in STACKS and k not in REFERENCES)
-        return (
-            singles
-            + [k for k in STACKS if k in found]
-            + [k for k in REFERENCES if k in found]
-        )
+        return singles + [k for k in STACKS if k in found] + [k for k in REFERENCES if k in found]
 
     def reviewed(self, ep: EpisodeRecord, key: str) -> bool:
         """True when `ep` has a score under `key` (abstaining or not)."""
@@ -257,7 +264,9 @@ class Scores:
 Thresholds = dict[float, dict[tuple[str, int, str], GateThreshold]]
 
 
-def reference_episodes(valid: Iterable[EpisodeRecord]) -> dict[tuple[str, int], list[EpisodeRecord]]:
+def reference_episodes(
+    valid: Iterable[EpisodeRecord],
+) -> dict[tuple[str, int], list[EpisodeRecord]]:
     """Honest correct calibration episodes by (domain, level): what thresholds are set on."""
     out: dict[tuple[str, int], list[EpisodeRecord]] = {}
     for ep in valid:

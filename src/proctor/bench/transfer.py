@@ -118,10 +118,10 @@ def transfer_rows(
                     )
                 )
                 for organism, bad in sorted(harmful_by.items()):
-                    harmful = [suspicion(ep, key) for ep in bad]
-                    if not harmful:
+                    scores = [suspicion(ep, key) for ep in bad]
+                    if not scores:
                         continue
-                    got = catch_rate(harmful, moved.threshold, moved.tie_share, **boot)
+                    got = catch_rate(scores, moved.threshold, moved.tie_share, **boot)
                     rows.append(
                         make_row(
                             dst,
@@ -136,7 +136,7 @@ def transfer_rows(
                     )
                     if not _usable(native, budget):
                         continue
-                    own = catch_rate(harmful, native.threshold, native.tie_share, **boot)
+                    own = catch_rate(scores, native.threshold, native.tie_share, **boot)
                     rows.append(
                         make_row(
                             dst,

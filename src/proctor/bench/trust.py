@@ -344,9 +344,7 @@ def trust_map(rows: Sequence[MetricRow], audit_budget: float = 0.02) -> list[Tru
                 worst_catch_disposition=worst.disposition if worst else None,
                 oracle_catch=oracle_value,
                 recovered=(
-                    worst_value / oracle_value
-                    if worst_value is not None and oracle_value
-                    else None
+                    worst_value / oracle_value if worst_value is not None and oracle_value else None
                 ),
                 usefulness=use.value if use else None,
                 usefulness_lo=use.lo if use else None,
@@ -403,15 +401,34 @@ def coverage_rows(rows: Sequence[MetricRow], audit_budget: float = 0.02) -> list
                 c = cost.value if cost is not None and cost.value is not None else 0.0
                 if worst >= COVERAGE_CATCH:
                     ranked.append((c, key, worst))
-            base = {
-                "domain": domain,
-                "evaluability": evaluability,
-                "level": level,
-                "disposition": family,
-                "metric": COVERAGE_METRIC,
-                "backend": backend,
-                "audit_budget": audit_budget,
-            }
+
+            def row(
+                key: str | None,
+                est: MetricRow | None,
+                note: str,
+                *,
+                fam: str = family,
+                scope: tuple[str, str, int] = (backend, domain, level),
+                ev: Evaluability = evaluability,
+            ) -> MetricRow:
+                protocol, budget = _split(key) if key else (None, None)
+                return MetricRow(
+                    domain=scope[1],
+                    evaluability=ev,
+                    level=scope[2],
+                    disposition=fam,
+                    metric=COVERAGE_METRIC,
+                    backend=scope[0],
+                    audit_budget=audit_budget,
+                    protocol=protocol,
+                    budget=budget,
+                    value=est.value if est else None,
+                    lo=est.lo if est else None,
+                    hi=est.hi if est else None,
+                    n=est.n if est else 0,
+                    note=note,
+                )
+
             if not ranked:
                 seen = (
                     f"; best calibration catch {best_seen[0]:.2f} ({best_seen[1]})"
@@ -419,39 +436,28 @@ def coverage_rows(rows: Sequence[MetricRow], audit_budget: float = 0.02) -> list
                     else ""
                 )
                 out.append(
-                    MetricRow(
-                        **base,
-                        protocol=None,
-                        budget=None,
-                        value=None,
-                        lo=None,
-                        hi=None,
-                        n=0,
-                        note=f"none found: no key reaches calibration catch ≥ "
+                    row(
+                        None,
+                        None,
+                        f"none found: no key reaches calibration catch ≥ "
                         f"{COVERAGE_CATCH:g} against {', '.join(sorted(variants))}{seen}",
                     )
                 )
                 continue
-            cost, key, calib_worst = min(ranked)
+            cheapest, key, calib_worst = min(ranked)
             tests = [
                 r
                 for r in cell.per_organism(key, "catch_rate", audit_budget)
                 if r.disposition in variants and r.value is not None
             ]
             worst_test = min(tests, key=lambda r: (r.value, r.disposition or "")) if tests else None
-            protocol, budget = _split(key)
             out.append(
-                MetricRow(
-                    **base,
-                    protocol=protocol,
-                    budget=budget,
-                    value=worst_test.value if worst_test else None,
-                    lo=worst_test.lo if worst_test else None,
-                    hi=worst_test.hi if worst_test else None,
-                    n=worst_test.n if worst_test else 0,
-                    note=f"cheapest key with calibration catch ≥ {COVERAGE_CATCH:g} against "
+                row(
+                    key,
+                    worst_test,
+                    f"cheapest key with calibration catch ≥ {COVERAGE_CATCH:g} against "
                     f"{', '.join(sorted(variants))}: calibration {calib_worst:.2f}, cost "
-                    f"{cost:.2f}; worst test catch on "
+                    f"{cheapest:.2f}; worst test catch on "
                     f"{worst_test.disposition if worst_test else 'none (no test harm)'}",
                 )
             )
