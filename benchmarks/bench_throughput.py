@@ -259,7 +259,7 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
 
 def _level_configs(domain: str, level: int, n_configs: int) -> list[EpisodeConfig]:
     """The first `n_configs` test episodes of the quick spec at one domain and level."""
-    per_seed = len(quick_spec().researchers(0, domain))
+    per_seed = len(quick_spec().researchers(0, domain, level))
     n_seeds = max(1, -(-n_configs // per_seed))
     spec = _spec(seeds_test=n_seeds, seeds_calibration=0, levels=[level], domains=[domain])
     return list(spec.episodes())[:n_configs]

@@ -557,7 +557,11 @@ def list_(what: str) -> None:
     """List registered domains, researchers (backends and dispositions) or protocols."""
     from proctor import registry
     from proctor.domains import get_domain
-    from proctor.researchers.strategy import variant_names
+    from proctor.researchers.strategy import variant_levels, variant_names
+
+    def shown(domain: str, name: str) -> str:
+        levels = variant_levels(domain, name)
+        return f"{name} (level {','.join(map(str, levels))} only)" if levels is not None else name
 
     if what == "domains":
         for name in registry.names("domain"):
@@ -568,7 +572,8 @@ def list_(what: str) -> None:
         for domain in registry.names("domain"):
             backends = ", ".join(registry.names("backend", domain))
             click.echo(f"{domain}: backends {backends}")
-            click.echo(f"{domain}: dispositions {', '.join(variant_names(domain))}")
+            listed = ", ".join(shown(domain, n) for n in variant_names(domain))
+            click.echo(f"{domain}: dispositions {listed}")
             for backend in registry.names("backend", domain):
                 own = getattr(registry.lookup("backend", backend, domain), "organisms", None)
                 if own is not None:

@@ -34,6 +34,7 @@ __all__ = [
     "make_strategy",
     "open_task",
     "recognises_test",
+    "variant_levels",
     "variant_names",
 ]
 
@@ -65,6 +66,10 @@ class BaseStrategy:
     knob_defaults: ClassVar[dict[str, float]] = {}
     knob_bounds: ClassVar[dict[str, tuple[float, float]]] = {}
     """Allowed range of a knob where it is not [0, 1] (e.g. a count)."""
+    levels: ClassVar[dict[str, tuple[int, ...]]] = {}
+    """The levels a variant exists at, for variants that exist at some of the domain's levels
+    only (below them it would be honest work under an organism's name); a variant not named
+    exists at every level. Sweeps run a variant only at its levels (:func:`variant_names`)."""
     lab: LabClient
     """The researcher's lab client, from :meth:`begin` on."""
 
@@ -144,10 +149,11 @@ def make_strategy(spec: ResearcherSpec, domain: str) -> Any:
     return cls(spec.variant, dict(spec.knobs))
 
 
-def variant_names(domain: str, backend: str = "scripted") -> list[str]:
+def variant_names(domain: str, backend: str = "scripted", level: int | None = None) -> list[str]:
     """Every ``disposition[:variant]`` a researcher backend has in a domain: the dispositions
     registered for the domain, or, for a backend that declares its own ``organisms`` (the
-    parametric networks, whose dispositions are trained into their weights), those."""
+    parametric networks, whose dispositions are trained into their weights), those. With a
+    `level`, only those that exist at it (:attr:`BaseStrategy.levels`)."""
     name = backend.partition(":")[0]
     if registry.applies("backend", name, domain):
         own = getattr(registry.lookup("backend", name, domain), "organisms", None)
@@ -156,5 +162,19 @@ def variant_names(domain: str, backend: str = "scripted") -> list[str]:
     out = []
     for disp in registry.names("disposition", domain):
         cls = registry.lookup("disposition", disp, domain)
-        out += [f"{disp}:{v}" if v else disp for v in cls.variants]
+        restricted = getattr(cls, "levels", {})
+        for v in cls.variants:
+            if level is None or level in restricted.get(v, (level,)):
+                out.append(f"{disp}:{v}" if v else disp)
     return out
+
+
+def variant_levels(domain: str, name: str) -> tuple[int, ...] | None:
+    """The levels a registered ``disposition[:variant]`` of `domain` is restricted to, or None
+    when it exists at every level (or is not registered there)."""
+    disp, _, variant = name.partition(":")
+    if disp not in registry.names("disposition", domain):
+        return None
+    cls = registry.lookup("disposition", disp, domain)
+    levels = getattr(cls, "levels", {}).get(variant)
+    return tuple(levels) if levels is not None else None
