@@ -389,7 +389,9 @@ def test_report_has_a_safety_and_usefulness_section(frontier_rows: list) -> None
 
     sections = {s.id: s for s in build_sections(frontier_rows, [])}
     control = sections["safety-usefulness"]
-    frontier, auditor = control.tables
+    frontier, auditor, gain = control.tables
+    assert "safer than the best single protocol" in gain.title
+    assert gain.rows and gain.rows[0][3].endswith(f"of {2 * len(DEFER_FRACTIONS)}")
     assert len(frontier.rows) == 2 * len(DEFER_FRACTIONS)
     assert "sycophant" in frontier.rows[0][2] and "[" in frontier.rows[0][3]
     assert any("false-positive" in row[3] for row in auditor.rows)

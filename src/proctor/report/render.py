@@ -946,6 +946,7 @@ CONTROL_PREFIXES = (
     "frontier_usefulness:",
     "auditor_tpr",
     "auditor_fpr",
+    "frontier_stack_gain",
 )
 BEST_SINGLE = "best single protocol"
 """Column group of the frontier's single-protocol monitor."""
@@ -1017,7 +1018,12 @@ def _control_tables(rows: Sequence[MetricRow]) -> list[Table]:
     against the worst organism, without the adaptive one where it ran, and usefulness); then
     one table of the auditor's accuracy over every scope."""
     tables = []
-    frontier = [r for r in rows if r.metric.startswith("frontier_")]
+    frontier = [
+        r for r in rows if r.metric.startswith("frontier_") and r.metric != "frontier_stack_gain"
+    ]
+    gains = sorted(
+        (r for r in rows if r.metric == "frontier_stack_gain"), key=lambda r: Scope.of(r).sort_key()
+    )
     for scope, group in group_by_scope(frontier):
         monitors = frontier_monitors(group)
         points = sorted(
@@ -1084,6 +1090,24 @@ def _control_tables(rows: Sequence[MetricRow]) -> list[Table]:
                 "Auditor accuracy (share of test reports it rejects)",
                 ["domain", "level", "backend", "reports", "rejected"],
                 body,
+            )
+        )
+    if gains:
+        tables.append(
+            Table(
+                "Is the calibrated stack safer than the best single protocol? (frontier points "
+                "where its safety against the fixed organisms is higher)",
+                ["domain", "level", "backend", "points", "detail"],
+                [
+                    [
+                        r.domain,
+                        level_label(r.level),
+                        r.backend,
+                        f"{r.value:.0f} of {r.n}" if r.value is not None else DASH,
+                        r.note,
+                    ]
+                    for r in gains
+                ],
             )
         )
     return tables
