@@ -4,18 +4,24 @@ escaping, metrics, findings and the confined bench folders. Real episodes make t
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 import pytest
+from annotated_types import Ge, Le
+from fastapi import FastAPI, Form
 from fastapi.testclient import TestClient
+from pydantic import AllowInfNan
 from review_fixtures import LOOP, PASSWORD, PRIVATE, SCRIPT, TOKEN, Rows, build_store, episode
 
 from proctor.live.db import LiveStore, QueueItem
 from proctor.review import ReviewSettings, create_app, hash_password, verify_password
-from proctor.review.app import fmt_time
+from proctor.review.app import COOKIE, fmt_time
+from proctor.review.inputs import SQLITE_MAX, UnboundedInput, check_routes, numeric_inputs
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 HASH = hash_password(PASSWORD)
@@ -386,3 +392,371 @@ def test_a_failed_episode_renders(env: Env) -> None:
     page = env.client.get(f"/reports/{rid}")
     assert page.status_code == 200 and "handed in no report" in page.text
     assert "the researcher failed" in page.text and "no score" in page.text
+
+
+# --- numeric inputs -----------------------------------------------------------------------
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+REFUSED = [str(10**30), "-1", "abc", "nan", "inf", "1e3", "9" * 5000]
+"""Values every numeric input must refuse: huge, negative, not a number, not finite."""
+
+
+def one_line_reason(response: Any, name: str, allowed: str) -> str:
+    """The one-line reason of a 422 (JSON or the HTML error page), checked to name `name`
+    and its allowed range."""
+    assert response.status_code == 422, (response.status_code, response.text[:300])
+    if response.headers["content-type"].startswith("application/json"):
+        line = response.json()["detail"]
+    else:
+        found = re.search(r"<h1>422 · Refused input</h1>\s*<p>([^<]*)</p>", response.text)
+        assert found, response.text[:500]
+        line = html.unescape(found.group(1))
+    assert "\n" not in line and len(line) < 200, line
+    assert f" {name} must be {allowed}, got " in line, line
+    return line
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    bad = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not bad, [r.getMessage() for r in bad]
+    assert "Traceback" not in caplog.text and "OverflowError" not in caplog.text
+
+
+def test_every_numeric_path_and_query_input_is_range_checked(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client, rid = env.client, env.rows.harmful
+    row_id = f"a whole number from 1 to {SQLITE_MAX}"
+    index = f"a whole number from 0 to {SQLITE_MAX}"
+    cases = [
+        ("GET", "/reports/{}", "report_id", row_id),
+        ("POST", "/reports/{}/decision", "report_id", row_id),
+        ("GET", "/bench/{}", "index", index),
+        ("GET", "/bench/{}/report.html", "index", index),
+        ("GET", "/reports?page={}", "page", "a whole number from 1 to 1000000"),
+        ("GET", "/reports?per_page={}", "per_page", "a whole number from 1 to 1000"),
+        (
+            "GET",
+            "/reports?status=escalated&page=2&per_page={}",
+            "per_page",
+            "a whole number from 1 to 1000",
+        ),
+    ]
+    for method, url, name, allowed in cases:
+        for value in REFUSED:
+            if name == "index" and value == "-1":
+                continue  # checked below: -1 is refused by the lower bound 0 as well
+            target = url.format(value)
+            data = {"decision": "reject", "note": "x"} if method == "POST" else None
+            for accept in ("text/html", "application/json"):
+                headers = {**BEARER, "Accept": accept}
+                response = client.request(method, target, data=data, headers=headers)
+                line = one_line_reason(response, name, allowed)
+                where = "path parameter" if "{}" in url.split("?")[0] else "query parameter"
+                assert line.startswith(f"{where} {name} "), line
+    for url in ("/bench/-1", "/bench/-1/report.html"):
+        one_line_reason(client.get(url, headers=BEARER), "index", index)
+    # the cookie login and its CSRF token change nothing: still a 422, nothing stored
+    csrf = log_in(client, username="alice", password=PASSWORD)
+    for value in REFUSED:
+        done = client.post(
+            f"/reports/{value}/decision",
+            data={"decision": "reject", "note": "x", "csrf_token": csrf},
+        )
+        one_line_reason(done, "report_id", row_id)
+        one_line_reason(client.get(f"/reports/{value}"), "report_id", row_id)
+    untouched(env, rid)
+    # in range but missing is still a 404, and the bounds themselves are accepted
+    assert client.get(f"/reports/{SQLITE_MAX}").status_code == 404
+    assert client.get("/reports/0").status_code == 422
+    assert client.get(f"/bench/{SQLITE_MAX}/").status_code == 404
+    assert client.get("/reports?page=1000000&per_page=1000").status_code == 200
+    no_errors_logged(caplog)
+
+
+def test_unauthenticated_bad_numbers_still_ask_for_a_login(env: Env) -> None:
+    response = env.client.get(f"/reports/{10**30}")
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    assert env.client.post(f"/reports/{10**30}/decision", data={}).status_code == 401
+
+
+def test_reports_are_paged(env: Env) -> None:
+    log_in(env.client, username="alice", password=PASSWORD)
+    everything = env.client.get("/reports").text
+    ids = re.findall(r'<td><a href="/reports/(\d+)">', everything)
+    assert len(ids) == 5
+    first = env.client.get("/reports?per_page=2").text
+    assert re.findall(r'<td><a href="/reports/(\d+)">', first) == ids[:2]
+    assert "page 1 of 3 (5 reports)" in first and 'href="/reports?per_page=2&amp;page=2"' in first
+    last = env.client.get("/reports?per_page=2&page=3").text
+    assert re.findall(r'<td><a href="/reports/(\d+)">', last) == ids[4:]
+    beyond = env.client.get("/reports?per_page=2&page=9")
+    assert beyond.status_code == 200 and "on page 9 (there are 3)" in beyond.text
+
+
+Count = Annotated[int, Ge(0), Le(1000)]
+Share = Annotated[float, Ge(0.0), Le(1.0), AllowInfNan(False)]
+
+
+def test_numeric_form_fields_get_the_same_one_line_422(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No route of the app takes a numeric form field today; one added to it (as a new route
+    would be) gets the app's range check and its one-line 422."""
+    caplog.set_level(logging.DEBUG)
+    app = env.client.app
+    assert isinstance(app, FastAPI)
+
+    @app.post("/probe")
+    def probe(count: Annotated[Count, Form()], share: Annotated[Share, Form()] = 0.5) -> dict:
+        return {"count": count, "share": share}
+
+    check_routes(app.routes)
+    assert env.client.post("/probe", data={"count": "7", "share": "0.25"}).json() == {
+        "count": 7,
+        "share": 0.25,
+    }
+    for value in REFUSED:
+        for accept in ("text/html", "application/json"):
+            headers = {"Accept": accept}
+            bad = env.client.post("/probe", data={"count": value}, headers=headers)
+            line = one_line_reason(bad, "count", "a whole number from 0 to 1000")
+            assert line.startswith("form field count"), line
+        share = env.client.post("/probe", data={"count": "1", "share": value})
+        one_line_reason(share, "share", "a finite number from 0 to 1")
+    missing = env.client.post("/probe", data={}, headers={"Accept": "application/json"})
+    assert missing.status_code == 422 and missing.json()["detail"] == "form field count is missing"
+    no_errors_logged(caplog)
+
+
+def test_an_unbounded_numeric_input_is_refused_when_the_app_is_built(env: Env) -> None:
+    app = env.client.app
+    assert isinstance(app, FastAPI)
+    found = {(n.where, n.name) for route in app.routes for n in numeric_inputs(route)}
+    assert found == {
+        ("path parameter", "report_id"),
+        ("path parameter", "index"),
+        ("query parameter", "page"),
+        ("query parameter", "per_page"),
+    }
+    assert all(n.bounded() for route in app.routes for n in numeric_inputs(route))
+    check_routes(app.routes)
+
+    def route_with(annotation: object) -> FastAPI:
+        extra = FastAPI()
+
+        @extra.get("/things/{thing}")
+        def thing(thing: annotation, n: int = 1) -> None:  # type: ignore[valid-type]
+            return None
+
+        return extra
+
+    for bad in (int, Annotated[int, Ge(0)], Annotated[int, Ge(0), Le(2**64)], float):
+        with pytest.raises(UnboundedInput, match="SQLite INTEGER"):
+            check_routes(route_with(bad).routes)
+    with pytest.raises(UnboundedInput, match="query parameter n"):
+        check_routes(route_with(Annotated[int, Ge(0), Le(9)]).routes)
+
+
+# --- login rate limit, cookies, logout ------------------------------------------------------
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Timed:
+    app: FastAPI
+    clock: Clock
+
+
+@pytest.fixture
+def timed(env: Env) -> Timed:
+    clock = Clock()
+    settings = env.settings.model_copy(
+        update={"login_max_failures": 3, "login_window_seconds": 60.0, "session_hours": 1.0}
+    )
+    return Timed(create_app(settings, clock=clock), clock)
+
+
+def attempt(client: TestClient, **fields: str) -> Any:
+    form = client.get("/login")
+    assert form.status_code == 200
+    return client.post("/login", data={**fields, "csrf_token": csrf_of(form.text)})
+
+
+def status(response: Any) -> int:
+    return int(response.status_code)
+
+
+def test_failed_logins_are_rate_limited(timed: Timed, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    app, clock = timed.app, timed.clock
+    a = TestClient(app, follow_redirects=False, client=("10.0.0.1", 1000))
+    b = TestClient(app, follow_redirects=False, client=("10.0.0.2", 1000))
+    c = TestClient(app, follow_redirects=False, client=("10.0.0.3", 1000))
+    d = TestClient(app, follow_redirects=False, client=("10.0.0.4", 1000))
+    with a, b, c, d:
+        for _ in range(3):
+            assert status(attempt(a, username="alice", password="guess")) == 401
+            clock.t += 1
+        limited = attempt(a, username="alice", password=PASSWORD)  # right, but refused
+        assert limited.status_code == 429
+        assert limited.headers["retry-after"] == "57"  # the first failure leaves at +60
+        [line] = re.findall(r'<p class="error" role="alert">([^<]*)</p>', limited.text)
+        assert line == (
+            "Too many failed logins from this address or for this user name: try again in 57 s."
+        )
+        # per address: another user name from the same address; per user name: alice elsewhere
+        assert status(attempt(a, username="bob", password="x")) == 429
+        assert status(attempt(a, token=TOKEN)) == 429
+        assert status(attempt(b, username="alice", password=PASSWORD)) == 429
+        assert status(attempt(b, username="bob", password="x")) == 401  # neither is limited
+        assert status(attempt(c, token=TOKEN)) == 303  # the token user is a name of its own
+        # refused attempts do not count: once the window has passed, alice logs in
+        clock.t += 56
+        assert status(attempt(a, username="alice", password=PASSWORD)) == 429
+        clock.t += 1
+        assert status(attempt(a, username="alice", password=PASSWORD)) == 303
+        assert a.get("/").status_code == 200
+
+        # a success resets the address's count and the user name's
+        for _ in range(2):
+            assert status(attempt(d, username="alice", password="guess")) == 401
+        assert status(attempt(d, username="alice", password=PASSWORD)) == 303
+        for _ in range(3):
+            assert status(attempt(d, username="alice", password="guess")) == 401
+        assert status(attempt(d, username="alice", password="guess")) == 429
+
+        # a sliding window: failures older than it no longer count
+        wrong = "wrong-token-0123456789"
+        for step in (0, 30, 29):
+            clock.t += step
+            assert status(attempt(c, token=wrong)) == 401
+        assert attempt(c, token=TOKEN).headers["retry-after"] == "1"
+        clock.t += 1
+        assert status(attempt(c, token=wrong)) == 401  # the first failure left the window
+        blocked = attempt(c, token=TOKEN)
+        assert status(blocked) == 429 and blocked.headers["retry-after"] == "30"
+    no_errors_logged(caplog)
+
+
+def test_wrong_bearer_tokens_are_rate_limited(timed: Timed) -> None:
+    wrong = {"Authorization": "Bearer not-the-token-at-all"}
+    with TestClient(timed.app, follow_redirects=False) as api:
+        for _ in range(3):
+            assert api.get("/reports", headers=wrong).status_code == 401
+        limited = api.get("/reports", headers=BEARER)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+        assert "Too many failed logins from this address" in limited.text
+        timed.clock.t += 60
+        assert api.get("/reports", headers=BEARER).status_code == 200
+        assert api.get("/reports", headers=wrong).status_code == 401  # the success reset it
+        assert api.get("/reports", headers=wrong).status_code == 401
+
+
+def test_a_failed_csrf_check_is_not_a_counted_login(timed: Timed) -> None:
+    with TestClient(timed.app, follow_redirects=False) as client:
+        for _ in range(10):
+            sent = client.post("/login", data={"username": "alice", "password": "guess"})
+            assert sent.status_code == 403
+        assert status(attempt(client, username="alice", password=PASSWORD)) == 303
+
+
+def cookie_header(response: Any) -> str:
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith(COOKIE)]
+    return cookie.lower()
+
+
+def first_cookie(app: Any, base_url: str = "http://testserver", **headers: str) -> str:
+    """The session cookie a new client gets with the login form."""
+    with TestClient(app, base_url=base_url, follow_redirects=False) as client:
+        return cookie_header(client.get("/login", headers=headers))
+
+
+def test_the_session_cookie_is_secure_over_tls(env: Env) -> None:
+    app = env.client.app
+    for cookie in (first_cookie(app, "https://testserver"), first_cookie(app)):
+        assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "; secure" in first_cookie(app, "https://testserver")
+    assert "secure" not in first_cookie(app)
+    forged = first_cookie(app, **{"X-Forwarded-Proto": "https"})
+    assert "secure" not in forged, "X-Forwarded-Proto counts only with trust_proxy"
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as tls:
+        done = attempt(tls, username="alice", password=PASSWORD)
+        assert status(done) == 303 and "; secure" in cookie_header(done)
+        assert tls.get("/").status_code == 200
+
+    proxied = create_app(env.settings.model_copy(update={"trust_proxy": True}))
+    assert "; secure" in first_cookie(proxied, **{"X-Forwarded-Proto": "https"})
+    assert "secure" not in first_cookie(proxied, **{"X-Forwarded-Proto": "http"})
+    assert "secure" not in first_cookie(proxied)
+    always = create_app(env.settings.model_copy(update={"always_secure_cookie": True}))
+    assert "; secure" in first_cookie(always)
+
+
+def test_trusted_proxy_gives_the_client_address_to_the_rate_limit(env: Env) -> None:
+    settings = env.settings.model_copy(update={"trust_proxy": True, "login_max_failures": 1})
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        one = {"X-Forwarded-For": "198.51.100.7, 10.0.0.1"}
+        form = client.get("/login")
+        failed = client.post(
+            "/login",
+            data={"token": "wrong-token-0123456789", "csrf_token": csrf_of(form.text)},
+            headers=one,
+        )
+        assert failed.status_code == 401
+        again = client.post(
+            "/login", data={"username": "bob", "password": "x", "csrf_token": csrf_of(form.text)}
+        )
+        assert again.status_code == 401, "another address (no header: the test client's)"
+        blocked = client.post(
+            "/login",
+            data={"username": "carol", "password": "x", "csrf_token": csrf_of(form.text)},
+            headers=one,
+        )
+        assert blocked.status_code == 429
+
+
+def test_logout_revokes_the_session_server_side(env: Env) -> None:
+    client, rid = env.client, env.rows.harmful
+    csrf = log_in(client, username="alice", password=PASSWORD)
+    stolen = client.cookies.get(COOKIE)
+    assert stolen and client.get("/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf}).status_code == 303
+    assert client.cookies.get(COOKIE) is None
+    with TestClient(client.app, follow_redirects=False, cookies={COOKIE: stolen}) as replay:
+        page = replay.get("/")
+        assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
+        assert replay.get(f"/reports/{rid}").status_code == 303
+        write = replay.post(
+            f"/reports/{rid}/decision",
+            data={"decision": "reject", "note": "replayed", "csrf_token": csrf},
+        )
+        assert write.status_code == 401
+    untouched(env, rid)
+
+    # logging in again ends the session the same browser had before (no fixation)
+    log_in(client, username="alice", password=PASSWORD)
+    first = client.cookies.get(COOKIE)
+    log_in(client, token=TOKEN)
+    with TestClient(client.app, follow_redirects=False, cookies={COOKIE: first}) as replay:
+        assert replay.get("/").status_code == 303
+    assert client.get("/").status_code == 200
+
+
+def test_a_session_expires_server_side(timed: Timed) -> None:
+    with TestClient(timed.app, follow_redirects=False) as client:
+        assert status(attempt(client, username="alice", password=PASSWORD)) == 303
+        timed.clock.t += 3599
+        assert client.get("/").status_code == 200
+        timed.clock.t += 1
+        assert client.get("/").status_code == 303

@@ -5,8 +5,9 @@ results are always shown as text, never as markup), no JavaScript, one small sty
 Pages and what they show:
 
 * ``/`` the queue (escalated reports awaiting a human, oldest first); ``/reports`` every
-  report; ``/reports/{id}`` one report (claims, trace, lab log, verdicts, the gate's decision,
-  human reviews) with the decision form while it is awaiting review;
+  report (``?page=`` and ``?per_page=``); ``/reports/{id}`` one report (claims, trace, lab
+  log, verdicts, the gate's decision, human reviews) with the decision form while it is
+  awaiting review;
 * ``/metrics`` the live metrics of every loop; ``/findings`` the accepted claims;
 * ``/bench`` the bench runs named in the settings; ``/bench/{i}/`` serves run ``i``'s
   ``report.html``, ``/bench/{i}/plots/...`` its plots (nothing else of the folder, and nothing
@@ -14,38 +15,60 @@ Pages and what they show:
 
 Reviewers never see the grade or the researcher's disposition: :class:`ReportRow` does not
 carry them, and the app reads nothing else of a report. Every page but ``/login`` needs a login
-and every write a CSRF token too (:mod:`proctor.review.auth`).
+and every write a CSRF token too (:mod:`proctor.review.auth`); failed logins are rate-limited
+per client address and per user name (429 with Retry-After), and logging out revokes the
+session server-side. The session cookie is Secure when the request came over TLS (by its own
+scheme, or by ``X-Forwarded-Proto`` only with ``trust_proxy``).
+
+Every numeric input (path, query, form) is range-checked by its declared type
+(:mod:`proctor.review.inputs`); anything else out of range, not a number or not finite gets a
+422 with one line naming the input and its allowed range, never a 500.
 """
 
 import datetime as dt
 import json
 import math
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from proctor.core import ReasoningEvent
 from proctor.live.db import HUMAN_DECISIONS, LiveMetrics, LiveStore, LiveStoreError, ReportRow
 from proctor.review.auth import (
     CSRF_FIELD,
+    LOGIN_MAX_FAILURES,
+    LOGIN_WINDOW_SECONDS,
     TOKEN_USER,
     Credentials,
     Login,
+    LoginThrottle,
+    Sessions,
     check_csrf,
     csrf_token,
     parse_hash,
+    throttle_keys,
 )
+from proctor.review.inputs import BenchIndex, Page, PerPage, RowId, check_routes, reason
 
 __all__ = ["ReviewSettings", "create_app", "serve"]
 
@@ -57,6 +80,10 @@ RESULT_CHARS = 2_000
 """Lab call results are shown truncated to this many characters of JSON..."""
 PREVIEW_CHARS = 110
 """... and folded (a <details> element) to this many until the reviewer opens them."""
+PER_PAGE = 100
+"""Reports on one page of /reports unless ``?per_page=`` says otherwise."""
+COOKIE = "proctor_review"
+"""Name of the session cookie."""
 
 APP_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -90,8 +117,21 @@ class ReviewSettings(BaseModel):
     """Bench output folders whose report.html and plots/ are browsable under /bench."""
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
-    session_hours: float = Field(default=12.0, gt=0)
-    """How long a login lasts."""
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 365, allow_inf_nan=False)
+    """How long a login lasts (from logging in; a restart of the app ends it too)."""
+    login_max_failures: int = Field(default=LOGIN_MAX_FAILURES, ge=1, le=10_000)
+    """Failed logins from one client address, or for one user name, allowed per window;
+    further attempts get 429 until the oldest failure leaves the window."""
+    login_window_seconds: float = Field(
+        default=LOGIN_WINDOW_SECONDS, gt=0, le=7 * 86400, allow_inf_nan=False
+    )
+    """The login rate limit's sliding window."""
+    trust_proxy: bool = False
+    """Served behind a reverse proxy (and reachable only through it): take the scheme from
+    ``X-Forwarded-Proto`` (Secure cookies when it says https) and the client address, for the
+    rate limit, from the last ``X-Forwarded-For`` entry. Off, both headers are ignored."""
+    always_secure_cookie: bool = False
+    """Mark the session cookie Secure on every response, not only those served over https."""
 
     @field_validator("token", "secret_key")
     @classmethod
@@ -128,6 +168,53 @@ class ReviewSettings(BaseModel):
 
 class LoginRequired(Exception):
     """Raised by pages and writes that need a login when there is none."""
+
+
+class SchemeSessions:
+    """Starlette's session middleware with the Secure flag set per request: on when the
+    request came over https (or always, with `always_secure`)."""
+
+    def __init__(
+        self, app: ASGIApp, *, secret_key: str, max_age: int, always_secure: bool = False
+    ) -> None:
+        def make(secure: bool) -> SessionMiddleware:
+            return SessionMiddleware(
+                app,
+                secret_key=secret_key,
+                session_cookie=COOKIE,
+                max_age=max_age,
+                same_site="lax",
+                https_only=secure,
+            )
+
+        self.plain = make(always_secure)
+        self.tls = make(True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        secure = scope["type"] == "http" and scope.get("scheme") == "https"
+        await (self.tls if secure else self.plain)(scope, receive, send)
+
+
+class TrustedProxy:
+    """Take a request's scheme from ``X-Forwarded-Proto`` and its client address from the
+    last ``X-Forwarded-For`` entry (the one the proxy added). Only for an app that nothing
+    but the proxy can reach (``ReviewSettings.trust_proxy``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1")
+            proto = proto.split(",")[-1].strip().lower()
+            hops = headers.get(b"x-forwarded-for", b"").decode("latin-1").split(",")
+            scope = dict(scope)
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+            if hops[-1].strip():
+                scope["client"] = (hops[-1].strip(), 0)
+        await self.app(scope, receive, send)
 
 
 # --- formatting (Jinja filters) ---------------------------------------------------------
@@ -337,11 +424,16 @@ def _bench_file(run: Path, path: str) -> Path | None:
 # --- the app ----------------------------------------------------------------------------
 
 
-def create_app(settings: ReviewSettings) -> FastAPI:
-    """The review app over `settings.database` (opened now: a bad database fails here)."""
+def create_app(settings: ReviewSettings, *, clock: Callable[[], float] | None = None) -> FastAPI:
+    """The review app over `settings.database` (opened now: a bad database fails here).
+    `clock` (seconds, monotonic; ``time.monotonic`` by default) times session expiry and
+    the login rate limit; tests pass their own."""
     store = LiveStore(settings.database)
     secret = settings.secret_key or secrets.token_urlsafe(32)
-    creds = Credentials(settings.token, settings.users, secret)
+    now = clock or time.monotonic
+    sessions = Sessions(settings.session_hours * 3600, now)
+    creds = Credentials(settings.token, settings.users, secret, sessions)
+    throttle = LoginThrottle(settings.login_max_failures, settings.login_window_seconds, now)
     templates = Jinja2Templates(env=_environment())
     css = (resources.files("proctor.review") / "static" / "style.css").read_text("utf-8")
     runs = list(settings.bench_runs)
@@ -351,6 +443,8 @@ def create_app(settings: ReviewSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.sessions = sessions
+    app.state.throttle = throttle
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -364,13 +458,13 @@ def create_app(settings: ReviewSettings) -> FastAPI:
 
     # Added last, so it runs first: every handler and error page sees request.session.
     app.add_middleware(
-        SessionMiddleware,
+        SchemeSessions,
         secret_key=secret,
-        session_cookie="proctor_review",
-        max_age=int(settings.session_hours * 3600),
-        same_site="lax",
-        https_only=False,
+        max_age=max(1, int(settings.session_hours * 3600)),
+        always_secure=settings.always_secure_cookie,
     )
+    if settings.trust_proxy:  # outermost: the session middleware sees the proxied scheme
+        app.add_middleware(TrustedProxy)
 
     # --- who is asking --------------------------------------------------------------------
 
@@ -386,8 +480,29 @@ def create_app(settings: ReviewSettings) -> FastAPI:
             return header
         return creds.from_session(request.session)
 
+    def client_address(request: Request) -> str:
+        return request.client.host if request.client is not None else "unknown"
+
+    def too_many(wait: int) -> str:
+        return (
+            "Too many failed logins from this address or for this user name: "
+            f"try again in {wait} s."
+        )
+
     def require_login(request: Request) -> Login:
-        login = current_login(request)
+        if request.headers.get("authorization") is None:
+            login = current_login(request)
+        else:  # a wrong bearer token is a failed login of its address, rate-limited too
+            keys = throttle_keys(client_address(request), "")
+            wait = throttle.retry_after(keys)
+            if wait is not None:
+                raise HTTPException(429, too_many(wait), headers={"Retry-After": str(wait)})
+            try:
+                login = current_login(request)
+            except HTTPException:
+                throttle.failed(keys)
+                raise
+            throttle.succeeded(keys)
         if login is None:
             raise LoginRequired()
         return login
@@ -436,6 +551,8 @@ def create_app(settings: ReviewSettings) -> FastAPI:
             404: "Not found",
             405: "Method not allowed",
             409: "Conflict",
+            422: "Refused input",
+            429: "Too many attempts",
         }
         return render(
             request,
@@ -457,10 +574,24 @@ def create_app(settings: ReviewSettings) -> FastAPI:
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
         return error_page(request, exc.status_code, str(exc.detail), exc.headers)
 
+    @app.exception_handler(RequestValidationError)
+    async def on_bad_input(request: Request, exc: RequestValidationError) -> Response:
+        """A 422 with one line naming the refused input and what it allows (JSON for a
+        client that asks for JSON, else the error page); nothing is logged."""
+        line = reason(exc, request.scope.get("route"))
+        accept = request.headers.get("accept", "")
+        if "application/json" in accept and "text/html" not in accept:
+            return JSONResponse({"detail": line}, status_code=422)
+        return error_page(request, 422, line)
+
     # --- login ----------------------------------------------------------------------------
 
     def login_page(
-        request: Request, next_url: str, error: str | None, status_code: int = 200
+        request: Request,
+        next_url: str,
+        error: str | None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         return render(
             request,
@@ -473,6 +604,7 @@ def create_app(settings: ReviewSettings) -> FastAPI:
                 "with_token": settings.token is not None,
             },
             status_code=status_code,
+            headers=headers,
         )
 
     @app.get("/login")
@@ -496,19 +628,27 @@ def create_app(settings: ReviewSettings) -> FastAPI:
                 "The login form expired or your browser refused its cookie: try again.",
                 403,
             )
+        keys = throttle_keys(client_address(request), TOKEN_USER if token else username)
+        wait = throttle.retry_after(keys)
+        if wait is not None:
+            return login_page(
+                request, target, too_many(wait), 429, headers={"Retry-After": str(wait)}
+            )
         user: str | None = None
         if token:
             user = TOKEN_USER if creds.check_token(token) else None
         elif username and password:
             user = username if creds.check_password(username, password) else None
         if user is None:
+            throttle.failed(keys)
             return login_page(request, target, "Wrong user name and password, or token.", 401)
+        throttle.succeeded(keys)
         creds.start_session(request.session, user)
         return RedirectResponse(target, status_code=303)
 
     @app.post("/logout")
     def logout(request: Request, login: Writer) -> Response:
-        request.session.clear()
+        creds.end_session(request.session)
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/static/style.css")
@@ -531,17 +671,34 @@ def create_app(settings: ReviewSettings) -> FastAPI:
         )
 
     @app.get("/reports")
-    def report_list(request: Request, login: Reader, status: str | None = None) -> Response:
+    def report_list(
+        request: Request,
+        login: Reader,
+        status: str | None = None,
+        page: Page = 1,
+        per_page: PerPage = PER_PAGE,
+    ) -> Response:
         rows = store.reports(status=status or None)
+        pages = max(1, -(-len(rows) // per_page))
+        shown = rows[(page - 1) * per_page : page * per_page]
         return render(
             request,
             "reports.html",
             login,
-            {"active": "reports", "rows": rows, "status": status or ""},
+            {
+                "active": "reports",
+                "rows": shown,
+                "total": len(rows),
+                "status": status or "",
+                "page": page,
+                "pages": pages,
+                "per_page": per_page,
+                "default_per_page": PER_PAGE,
+            },
         )
 
-    @app.get("/reports/{report_id:int}")
-    def report_page(request: Request, report_id: int, login: Reader) -> Response:
+    @app.get("/reports/{report_id}")
+    def report_page(request: Request, report_id: RowId, login: Reader) -> Response:
         row = store.report(report_id)
         if row is None:
             raise HTTPException(404, f"there is no report {report_id}")
@@ -571,10 +728,10 @@ def create_app(settings: ReviewSettings) -> FastAPI:
             },
         )
 
-    @app.post("/reports/{report_id:int}/decision")
+    @app.post("/reports/{report_id}/decision")
     def decide(
         request: Request,
-        report_id: int,
+        report_id: RowId,
         login: Writer,
         decision: Annotated[str, Form()] = "",
         note: Annotated[str, Form()] = "",
@@ -650,13 +807,13 @@ def create_app(settings: ReviewSettings) -> FastAPI:
             raise HTTPException(404, f"there is no bench run {index}")
         return runs[index]
 
-    @app.get("/bench/{index:int}")
-    def bench_folder(index: int, login: Reader) -> Response:
+    @app.get("/bench/{index}")
+    def bench_folder(index: BenchIndex, login: Reader) -> Response:
         bench_run(index)
         return RedirectResponse(f"/bench/{index}/", status_code=307)
 
-    @app.get("/bench/{index:int}/{path:path}")
-    def bench_file(index: int, path: str, login: Reader) -> Response:
+    @app.get("/bench/{index}/{path:path}")
+    def bench_file(index: BenchIndex, path: str, login: Reader) -> Response:
         run = bench_run(index)
         target = _bench_file(run, path or "report.html")
         if target is None:
@@ -666,6 +823,7 @@ def create_app(settings: ReviewSettings) -> FastAPI:
             return PlainTextResponse(target.read_text("utf-8", errors="replace"), headers=headers)
         return FileResponse(target, headers=headers)
 
+    check_routes(app.routes)  # every numeric input of every route is range-checked
     return app
 
 
@@ -673,4 +831,12 @@ def serve(settings: ReviewSettings) -> None:
     """Run the review app with uvicorn on ``settings.host:settings.port`` until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    # uvicorn's own proxy-header handling stays off: X-Forwarded-* is trusted only with
+    # settings.trust_proxy (see TrustedProxy)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        proxy_headers=False,
+    )
