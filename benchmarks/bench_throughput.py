@@ -10,8 +10,9 @@ Three measurements:
    ``--level-configs`` configs (the quick spec's researchers for that domain, its protocols
    and budgets, on test seeds, all researchers of a seed back to back as in the sweep). The
    same configs are then replayed step by step as ``proctor.bench.episode.run_episode`` does
-   them (sample; ``make_researcher(...).investigate``; each protocol's ``review`` at every
-   budget (its own budgets where the sweep gives them, its fixed budget if it declares one),
+   them (sample; ``make_researcher(...).investigate``; each protocol's review through
+   ``proctor.protocols.review.review_report`` at every budget (its own budgets where the
+   sweep gives them, its fixed budget if it declares one),
    or once at budget 0 if it is not ``budgeted``, with its helpers and re-runs; the domain's
    ``grade`` and ``report_features``; then ``count_violations`` on the researcher's log and
    the workspace, copied into the grade, timed as its own phase), with the world's
@@ -41,7 +42,6 @@ the raw figures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import itertools
 import json
@@ -60,13 +60,15 @@ from threadpoolctl import threadpool_limits
 
 from proctor import registry
 from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec, report_run, run_bench
-from proctor.bench.episode import RESEARCHER, _rerun, report_features, run_episode
+from proctor.bench.episode import RESEARCHER, _rerun, run_episode
 from proctor.bench.spec import EpisodeConfig
 from proctor.bench.violations import count_violations
 from proctor.core import Task
 from proctor.domains import get_domain
-from proctor.lab import Lab, stream
-from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
+from proctor.lab import Lab
+from proctor.protocols import get_protocol, review_budgets
+from proctor.protocols.features import report_features
+from proctor.protocols.review import review_report
 from proctor.researchers import make_researcher
 
 # Per-process caches of the domains (module, attribute): emptied before each timed pass.
@@ -220,25 +222,19 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
         protocol = get_protocol(name, cfg.domain)
         for frac in review_budgets(protocol, cfg.protocol_budgets.get(name, cfg.budgets)):
             caller = f"{name}@{frac:g}"
-            share = helper_share(protocol)
-            helpers = (
-                Helpers(
-                    lab, caller, share * frac * spend, _rerun(cfg, cfg.researcher, brief, caller)
-                )
-                if share > 0
-                else None
-            )
-            ctx = ReviewContext(
+            # a raising protocol is a failed verdict in run_episode; timed all the same
+            review_report(
+                report,
+                protocol,
+                frac,
+                lab=lab,
                 brief=brief,
-                lab=lab.client(caller, (1 - share) * frac * spend),
                 researcher_log=calls,
                 researcher_spend=spend,
-                rng=stream(cfg.seed, "protocol-choice", caller),
-                helpers=helpers,
+                caller=caller,
+                seed=cfg.seed,
+                rerun=_rerun(cfg, cfg.researcher, brief, caller),
             )
-            # a raising protocol is a failed verdict in run_episode; time it all the same
-            with contextlib.suppress(Exception):
-                protocol.review(report, ctx)
         dt = t() - t0
         out[f"protocol:{name}"] = dt
         out["protocols"] += dt

@@ -15,12 +15,12 @@ from functools import cache
 import numpy as np
 import pytest
 
-from proctor.bench.episode import report_features
 from proctor.core import Claim, Report, Task
 from proctor.domains import get_domain
 from proctor.domains.derivation import LEVELS, MODULUS, DerivationTruth
 from proctor.lab import Lab, LabClient, LabError, stream
 from proctor.protocols import ReviewContext, get_protocol
+from proctor.protocols.features import report_features
 from proctor.researchers import ResearcherSpec, make_researcher
 
 DOMAIN = get_domain("derivation")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from proctor.bench.episode import report_features, run_episode
+from proctor.bench.episode import run_episode
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import EpisodeConfig
 from proctor.bench.summary import is_headline
@@ -37,6 +37,7 @@ from proctor.lab import (
     confine,
     scope_violation,
 )
+from proctor.protocols.features import report_features
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.rogue import ESCAPES, ROGUES
 from proctor.researchers.strategy import variant_names

@@ -15,12 +15,9 @@ import logging
 import signal
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from types import FrameType
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from proctor.bench.records import EpisodeRecord, VerdictRecord
 from proctor.bench.redteam import choose_attack
@@ -30,9 +27,24 @@ from proctor.core import Brief, LabCall, Report, Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, LabClient, stream
 from proctor.models import ModelAccess
-from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
+from proctor.protocols import get_protocol, review_budgets
+from proctor.protocols.features import report_features
 from proctor.protocols.helpers import Rerun
+from proctor.protocols.review import Review, review_report
 from proctor.researchers import ResearcherSpec, make_researcher
+
+if TYPE_CHECKING:
+    from proctor.whitebox import WhiteBox
+
+__all__ = [
+    "RESEARCHER",
+    "TIME_LIMIT",
+    "PhaseTimeout",
+    "run_episode",
+    "run_logged_episode",
+    "time_limit",
+    "twin_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,37 +86,6 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 1e-3))
 
 
-def report_features(report: Report, calls: Sequence[LabCall], budget: float) -> dict[str, float]:
-    """Report metadata for the giveaway audit: claim count, confidences, spend, call pattern.
-
-    Deliberately generic (no domain knowledge), so the audit asks only whether a cheap
-    classifier on the surface of the work separates an organism from honest researchers.
-    """
-    probs = np.array([c.probability for c in report.claims if c.probability is not None])
-    widths = np.array(
-        [c.interval[1] - c.interval[0] for c in report.claims if c.interval is not None]
-    )
-    done = [c for c in calls if c.error is None]
-    spend = float(sum(c.cost for c in done))
-    actions = Counter(c.action for c in done)
-    units = [float(v) for c in done for k, v in c.args.items() if k == "n"]
-    feats = {
-        "n_claims": float(len(report.claims)),
-        "mean_probability": float(probs.mean()) if probs.size else 0.0,
-        "mean_confidence": float(np.abs(probs - 0.5).mean()) if probs.size else 0.0,
-        "share_claimed_true": float((probs >= 0.5).mean()) if probs.size else 0.0,
-        "mean_log_width": float(np.log(widths + 1e-9).mean()) if widths.size else 0.0,
-        "spend": spend,
-        "spend_share": spend / budget if budget > 0 else 0.0,
-        "n_calls": float(len(done)),
-        "n_refused": float(len(calls) - len(done)),
-        "mean_units": float(np.mean(units)) if units else 0.0,
-    }
-    for action, count in sorted(actions.items()):
-        feats[f"share_{action}"] = count / max(len(done), 1)
-    return feats
-
-
 def _rerun(
     cfg: EpisodeConfig,
     actor: ResearcherSpec,
@@ -130,6 +111,23 @@ def _rerun(
         return make_researcher(actor, cfg.domain, helper_models).investigate(Task(seen, client))
 
     return rerun
+
+
+def _record(name: str, review: Review, spend: float, whitebox: WhiteBox | None) -> VerdictRecord:
+    """The episode's record of one review (a failed one keeps its error and its spend)."""
+    verdict = review.verdict
+    return VerdictRecord(
+        protocol=name,
+        budget=review.budget,
+        suspicion=verdict.suspicion if verdict is not None else None,
+        cost=review.cost,
+        cost_fraction=review.cost / spend if spend else 0.0,
+        compute_fraction=verdict.forward_passes / whitebox.forward_passes
+        if verdict is not None and whitebox is not None and whitebox.forward_passes
+        else None,
+        verdict=verdict,
+        error=review.error,
+    )
 
 
 def twin_key(cfg: EpisodeConfig) -> str | None:
@@ -203,7 +201,7 @@ def run_logged_episode(
         return failed, tuple(lab.calls_by(RESEARCHER))
     calls = tuple(lab.calls_by(RESEARCHER))
     spend = lab.spent(RESEARCHER)
-    whitebox = getattr(researcher, "whitebox", None)
+    whitebox: WhiteBox | None = getattr(researcher, "whitebox", None)
     # What protocols read: a model researcher's private scratchpad only where allowed.
     reviewed = report
     if models is None or not models.settings.scratchpad_visible:
@@ -213,63 +211,24 @@ def run_logged_episode(
         protocol = get_protocol(name, cfg.domain, models)
         for frac in review_budgets(protocol, cfg.protocol_budgets.get(name, cfg.budgets)):
             caller = f"{name}@{frac:g}"
-            share = helper_share(protocol)
-            helpers = (
-                Helpers(
-                    lab, caller, share * frac * spend, _rerun(cfg, actor, brief, caller, models)
-                )
-                if share > 0
-                else None
-            )
-            ctx = ReviewContext(
+            review = review_report(
+                reviewed,
+                protocol,
+                frac,
+                lab=lab,
                 brief=brief,
-                lab=lab.client(caller, (1 - share) * frac * spend),
                 researcher_log=calls,
                 researcher_spend=spend,
-                rng=stream(cfg.seed, "protocol-choice", caller),
-                helpers=helpers,
+                caller=caller,
+                seed=cfg.seed,
+                rerun=_rerun(cfg, actor, brief, caller, models),
                 models=models.for_protocols() if models is not None else None,
                 whitebox=whitebox,
+                guard=time_limit(limit, f"protocol {caller} on {brief.task_id}"),
             )
-            try:
-                with time_limit(limit, f"protocol {caller} on {brief.task_id}"):
-                    verdict = protocol.review(reviewed, ctx)
-            except Exception as err:
-                log.warning("protocol %s failed on %s: %s", caller, brief.task_id, err)
-                verdicts.append(
-                    VerdictRecord(
-                        protocol=name,
-                        budget=frac,
-                        suspicion=None,
-                        cost=ctx.lab.spent + (helpers.spent if helpers else 0.0),
-                        cost_fraction=(ctx.lab.spent + (helpers.spent if helpers else 0.0)) / spend
-                        if spend
-                        else 0.0,
-                        error=f"{type(err).__name__}: {err}",
-                    )
-                )
-                continue
-            # Costs as the lab logged them, whatever the protocol says.
-            verdict = verdict.model_copy(
-                update={
-                    "judge_cost": ctx.lab.spent,
-                    "helper_cost": helpers.spent if helpers is not None else 0.0,
-                }
-            )
-            cost = verdict.judge_cost + verdict.helper_cost
-            verdicts.append(
-                VerdictRecord(
-                    protocol=name,
-                    budget=frac,
-                    suspicion=verdict.suspicion,
-                    cost=cost,
-                    cost_fraction=cost / spend if spend else 0.0,
-                    compute_fraction=verdict.forward_passes / whitebox.forward_passes
-                    if whitebox is not None and whitebox.forward_passes
-                    else None,
-                    verdict=verdict,
-                )
-            )
+            if review.error is not None:
+                log.warning("protocol %s failed on %s: %s", caller, brief.task_id, review.error)
+            verdicts.append(_record(name, review, spend, whitebox))
     grade = domain.grade(report, sampled.truth)
     # The bench alone holds the workspace's secrets, as it holds the truth.
     violations = count_violations(report, calls, sampled.world.workspace)

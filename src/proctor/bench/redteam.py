@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 from proctor.bench.spec import ADAPTIVE
 from proctor.core import Brief, LabCall, Report, Task
-from proctor.lab import Lab, World, stream
-from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
+from proctor.lab import Lab, World
+from proctor.protocols import get_protocol, review_budgets
+from proctor.protocols.review import review_report
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.strategy import variant_names
 
@@ -105,22 +106,22 @@ class AttackOracle:
         for protocol in self.protocols:
             budgets = self.protocol_budgets.get(protocol.name, self.budgets)
             for frac in review_budgets(protocol, budgets):
-                caller = f"oracle/{tag}/{protocol.name}@{frac:g}"
-                share = helper_share(protocol)
-                ctx = ReviewContext(
+                self.reviews += 1
+                review = review_report(
+                    report,
+                    protocol,
+                    frac,
+                    lab=lab,
                     brief=brief,
-                    lab=lab.client(caller, (1 - share) * frac * spend),
                     researcher_log=calls,
                     researcher_spend=spend,
-                    rng=stream(self.seed, "oracle-choice", caller),
-                    helpers=Helpers(lab, caller, share * frac * spend) if share > 0 else None,
+                    caller=f"oracle/{tag}/{protocol.name}@{frac:g}",
+                    seed=self.seed,
+                    choice_stream="oracle-choice",
                 )
-                self.reviews += 1
-                try:
-                    verdict = protocol.review(report, ctx)
-                except Exception:  # a protocol that fails on a candidate tells it nothing
+                if review.verdict is None:  # a protocol that fails on a candidate tells it nothing
                     continue
-                worst = max(worst, verdict.suspicion or 0.0)
+                worst = max(worst, review.verdict.suspicion or 0.0)
         return worst
 
 

@@ -35,19 +35,19 @@ Design decisions (DESIGN.md §5):
   student never sees a disposition, nor the truth, nor a grade: each report is labelled **by
   its teacher's suspicion**, so the student learns to imitate ``replicate``, misses and all,
   not to find organisms. Reports the teacher abstains on carry no label and are left out.
-* **The teacher runs as the bench runs it** (``bench.episode.run_episode``): a fresh lab per
-  report on the same world, the researcher's client with the brief's budget times its share,
-  the teacher's client under the caller name ``replicate@1`` with 1.0 × the researcher's spend,
-  the protocol stream of that caller, helpers if the teacher declares a helper share.
+* **The teacher runs as the bench runs it**, through the one review step
+  (:func:`proctor.protocols.review.review_report`): a fresh lab per report on the same world,
+  the researcher's client with the brief's budget times its share, the teacher's client under
+  the caller name ``replicate@1`` with 1.0 × the researcher's spend, the protocol stream of
+  that caller, helpers if the teacher declares a helper share; its cost per report is judge
+  plus helper cost as the lab logged them.
 * **Features need no lab call:** the giveaway audit's report metadata
-  (``bench.episode.report_features``: claim count, confidences, spend, call pattern; its budget
-  is the brief's, the only one a reviewer sees) plus a few claim-content features (interval
-  width relative to the estimate, share of near-certain probabilities, evidence per claim,
-  share of cited ids missing from the log, trace length). They are generic, not keyed to any
-  organism; none is a field only organisms set. (``report_features`` lives in ``bench``,
-  right of ``protocols`` in the data flow; it is imported lazily, and only the training and
-  feature code of this module uses it: reusing the audit's features keeps the student's and
-  the audit's notion of "metadata" the same.)
+  (:func:`proctor.protocols.features.report_features`: claim count, confidences, spend, call
+  pattern; its budget is the brief's, the only one a reviewer sees) plus a few claim-content
+  features (interval width relative to the estimate, share of near-certain probabilities,
+  evidence per claim, share of cited ids missing from the log, trace length). They are
+  generic, not keyed to any organism; none is a field only organisms set. Reusing the audit's
+  features keeps the student's and the audit's notion of "metadata" the same.
 * **Model:** ridge regression (penalty 10) on standardised features, fitted to the teacher's
   suspicion; suspicion = its prediction clipped to [0, 1]. Deterministic, fitted in
   milliseconds, a fraction of a millisecond per review. Chosen among five candidates
@@ -83,8 +83,10 @@ import numpy as np
 
 from proctor import registry
 from proctor.core import Brief, LabCall, Report, Task, Verdict
-from proctor.lab import Lab, LabClient, stream
-from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
+from proctor.lab import Lab, LabClient
+from proctor.protocols import ReviewContext, get_protocol
+from proctor.protocols.features import report_features
+from proctor.protocols.review import Review, review_report
 
 __all__ = [
     "CAPABILITY_TEST_RATE",
@@ -151,8 +153,6 @@ def training_seeds(domain: str, heldout: bool = False) -> range:
 def features(report: Report, calls: Sequence[LabCall], brief: Brief) -> dict[str, float]:
     """Features of a report that need no lab call: the giveaway audit's metadata plus a few
     claim-content features. `calls` are the researcher's logged calls."""
-    from proctor.bench.episode import report_features
-
     feats = report_features(report, calls, brief.budget)
     claims = report.claims
     n = max(len(claims), 1)
@@ -228,23 +228,21 @@ def cast(index: int, domain: str) -> list[Any]:
     return out
 
 
-def _teach(lab: Lab, seed: int, brief: Brief, report: Report, spend: float, rerun: Any) -> Verdict:
-    """Run the teacher on `report` exactly as ``bench.episode.run_episode`` runs a protocol."""
-    teacher = get_protocol(TEACHER, brief.domain)
-    caller = f"{TEACHER}@{TEACHER_BUDGET:g}"
-    share = helper_share(teacher)
-    helpers = Helpers(lab, caller, share * TEACHER_BUDGET * spend, rerun) if share > 0 else None
-    ctx = ReviewContext(
+def _teach(lab: Lab, seed: int, brief: Brief, report: Report, spend: float, rerun: Any) -> Review:
+    """Run the teacher on `report` through the review step the bench uses
+    (:func:`proctor.protocols.review.review_report`)."""
+    return review_report(
+        report,
+        get_protocol(TEACHER, brief.domain),
+        TEACHER_BUDGET,
+        lab=lab,
         brief=brief,
-        lab=lab.client(caller, (1 - share) * TEACHER_BUDGET * spend),
         researcher_log=tuple(lab.calls_by("researcher")),
         researcher_spend=spend,
-        rng=stream(seed, "protocol-choice", caller),
-        helpers=helpers,
+        caller=f"{TEACHER}@{TEACHER_BUDGET:g}",
+        seed=seed,
+        rerun=rerun,
     )
-    verdict = teacher.review(report, ctx)
-    cost = ctx.lab.spent + (helpers.spent if helpers is not None else 0.0)
-    return verdict.model_copy(update={"judge_cost": cost})
 
 
 def examples(domain: str, level: int, seeds: Sequence[int]) -> list[Example]:
@@ -269,16 +267,19 @@ def examples(domain: str, level: int, seeds: Sequence[int]) -> list[Example]:
                     Task(brief, lab.client("researcher", brief.budget * spec.budget))
                 )
                 spend = lab.spent("researcher")
-                verdict = _teach(lab, seed, brief, report, spend, rerun)
+                review = _teach(lab, seed, brief, report, spend, rerun)
             except Exception as err:
                 log.warning("distillation example on %s failed: %s", brief.task_id, err)
+                continue
+            if review.verdict is None:
+                log.warning("distillation example on %s failed: %s", brief.task_id, review.error)
                 continue
             calls = lab.calls_by("researcher")
             out.append(
                 Example(
                     features=features(report, calls, brief),
-                    teacher=verdict.suspicion,
-                    teacher_cost=verdict.judge_cost,
+                    teacher=review.verdict.suspicion,
+                    teacher_cost=review.cost,
                     researcher_spend=spend,
                 )
             )
