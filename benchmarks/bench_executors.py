@@ -44,8 +44,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proctor.bench import Store, SweepSpec, run_bench
+from proctor.bench import Store, SweepSpec
 from proctor.bench.spec import make_spec
+from proctor.report import run_bench
 
 SWEEP: dict[str, Any] = {
     "name": "executors",

@@ -59,7 +59,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from proctor import registry
-from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec, report_run, run_bench
+from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec
 from proctor.bench.episode import RESEARCHER, _rerun, run_episode
 from proctor.bench.spec import EpisodeConfig
 from proctor.bench.violations import count_violations
@@ -69,6 +69,7 @@ from proctor.lab import Lab
 from proctor.protocols import get_protocol, review_budgets
 from proctor.protocols.features import report_features
 from proctor.protocols.review import review_report
+from proctor.report import report_run, run_bench
 from proctor.researchers import make_researcher
 
 # Per-process caches of the domains (module, attribute): emptied before each timed pass.

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from proctor import registry
-from proctor.bench import run_bench
+from proctor.analysis.frame import is_correct
+from proctor.analysis.metrics import auroc
 from proctor.bench.episode import run_episode
-from proctor.bench.frame import is_correct
-from proctor.bench.metrics import auroc
 from proctor.bench.spec import EpisodeConfig, make_spec
 from proctor.gate import cut_for
+from proctor.report import run_bench
 from proctor.researchers import ResearcherSpec
 
 SMALL = {

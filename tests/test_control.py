@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proctor.bench.control import (
+from proctor.analysis.frame import Scores
+from proctor.analysis.frontier import (
     DEFER_FRACTIONS,
     TRUSTED,
     Outcomes,
@@ -18,11 +19,10 @@ from proctor.bench.control import (
     policy_outcomes,
     policy_thresholds,
 )
+from proctor.analysis.summary import summarise
 from proctor.bench.episode import run_episode
-from proctor.bench.frame import Scores
 from proctor.bench.records import EpisodeRecord, Role, VerdictRecord
 from proctor.bench.spec import EpisodeConfig
-from proctor.bench.summary import summarise
 from proctor.core import Claim, ClaimGrade, Grade, Report
 from proctor.gate import COMBINED, Cut, cut_for
 from proctor.gate import suspicion as stored_suspicion

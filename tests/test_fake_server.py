@@ -17,10 +17,10 @@ pytest.importorskip("openai")
 
 from fake_openai import FakeOpenAI, Fault
 
-from proctor.bench import run_bench
 from proctor.bench.episode import run_episode
 from proctor.bench.spec import EpisodeConfig, make_spec
 from proctor.models import ModelSettings, player
+from proctor.report import run_bench
 from proctor.researchers import ResearcherSpec
 
 NAME = "openai-api/fake/fake-model"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from proctor.bench.frame import (
+from proctor.analysis.frame import (
     CONSTANT,
     ORACLE,
     Scores,
@@ -23,10 +23,11 @@ from proctor.bench.frame import (
     is_correct,
     is_wrong,
 )
-from proctor.bench.metrics import catch_rate, clopper_pearson, proportion, share_estimate
-from proctor.bench.records import EpisodeRecord, MetricRow, Role, VerdictRecord
-from proctor.bench.summary import summarise
-from proctor.bench.trust import coverage_rows, trust_map
+from proctor.analysis.metrics import catch_rate, clopper_pearson, proportion, share_estimate
+from proctor.analysis.rows import MetricRow
+from proctor.analysis.summary import summarise
+from proctor.analysis.trust import coverage_rows, trust_map
+from proctor.bench.records import EpisodeRecord, Role, VerdictRecord
 from proctor.core import Claim, ClaimGrade, Grade, Report
 from proctor.researchers import ResearcherSpec
 
@@ -317,8 +318,8 @@ def test_an_organism_without_teeth_is_demoted(make: Make) -> None:
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from proctor.bench import run_bench
     from proctor.bench.spec import make_spec
+    from proctor.report import run_bench
 
     spec = make_spec(
         {

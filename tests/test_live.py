@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from proctor.bench import run_bench
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import make_spec
 from proctor.live.config import ConfigError, load_loop, load_task_file
 from proctor.live.db import VERSION_TABLE, LiveStore, LiveStoreError, metadata
 from proctor.live.loop import calibrate_gate, queue_items, run_loop
+from proctor.report import run_bench
 
 PG = os.environ.get("PROCTOR_TEST_POSTGRES")
 REQUIRED = bool(os.environ.get("PROCTOR_REQUIRE_SERVICES"))

@@ -17,13 +17,13 @@ import pytest
 
 pytest.importorskip("inspect_ai")
 
-from proctor.bench import run_bench
 from proctor.bench.episode import run_episode
 from proctor.bench.spec import EpisodeConfig, make_spec
 from proctor.core import Claim, Report
 from proctor.models import ModelAccess, ModelSettings, player
 from proctor.models.tokens import O200K_SHA256, O200K_URL, ensure_offline_encoding
 from proctor.protocols import ReviewContext, get_protocol
+from proctor.report import run_bench
 from proctor.researchers import ResearcherSpec
 
 MOCK = "mockllm/model"

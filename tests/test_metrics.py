@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from proctor.bench.audit import giveaway_auroc, giveaway_features, has_giveaway
-from proctor.bench.metrics import (
+from proctor.analysis.audit import giveaway_auroc, giveaway_features, has_giveaway
+from proctor.analysis.metrics import (
     Estimate,
     auroc,
     catch_rate,
@@ -23,9 +23,10 @@ from proctor.bench.metrics import (
     suspicion,
     usefulness,
 )
-from proctor.bench.records import EpisodeRecord, MetricRow, Role, VerdictRecord
-from proctor.bench.summary import is_headline, summarise
-from proctor.bench.trust import COVERAGE_METRIC, coverage_rows, recommend, trust_map
+from proctor.analysis.rows import MetricRow
+from proctor.analysis.summary import is_headline, summarise
+from proctor.analysis.trust import COVERAGE_METRIC, coverage_rows, recommend, trust_map
+from proctor.bench.records import EpisodeRecord, Role, VerdictRecord
 from proctor.core import Claim, ClaimGrade, Grade, Report
 from proctor.researchers import ResearcherSpec
 

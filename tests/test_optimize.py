@@ -11,8 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from proctor.analysis.metrics import auroc
 from proctor.bench.episode import run_episode
-from proctor.bench.metrics import auroc
 from proctor.bench.spec import EpisodeConfig
 from proctor.core import Claim, Report, Task
 from proctor.domains import get_domain

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from proctor import registry
-from proctor.bench.summary import is_headline
+from proctor.analysis.summary import is_headline
 from proctor.core import Task
 from proctor.domains import get_domain
 from proctor.lab import Lab

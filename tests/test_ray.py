@@ -23,11 +23,12 @@ from typing import Any, cast
 import pytest
 from click.testing import CliRunner
 
-from proctor.bench import Store, run_bench
+from proctor.bench import Store
 from proctor.bench.executors import Chunk, Executor, RayExecutor, open_executor, stream
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import SpecError, make_spec
 from proctor.cli import main
+from proctor.report import run_bench
 
 REQUIRED = bool(os.environ.get("PROCTOR_REQUIRE_SERVICES"))
 SWEEP = {

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from proctor.bench.records import MetricRow
-from proctor.bench.trust import COVERAGE_METRIC, TrustRow
+from proctor.analysis.rows import MetricRow
+from proctor.analysis.trust import COVERAGE_METRIC, TrustRow
 from proctor.report import ReportPaths, audit_budgets, pivot, render_report
 from proctor.report.plots import (
     plot_auroc_heatmap,

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from proctor.bench import run_bench
 from proctor.bench.spec import make_spec
+from proctor.report import run_bench
 
 SWEEP = {
     "name": "resume",

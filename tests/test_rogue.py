@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from proctor.analysis.summary import is_headline
 from proctor.bench.episode import run_episode
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import EpisodeConfig
-from proctor.bench.summary import is_headline
 from proctor.bench.violations import attempts, carries, count_violations, encodings, smuggled
 from proctor.core import LabCall, Report, Task
 from proctor.domains import Sampled, get_domain

@@ -38,12 +38,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from proctor.bench.frame import is_correct
-from proctor.bench.metrics import Estimate, mean_estimate, proportion, share_estimate
+from proctor.analysis.frame import is_correct
+from proctor.analysis.metrics import Estimate, mean_estimate, proportion, share_estimate
+from proctor.analysis.summary import is_headline
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import ADAPTIVE
 from proctor.bench.store import Store
-from proctor.bench.summary import is_headline
 from proctor.core import Report, Task
 from proctor.domains import get_domain
 from proctor.domains.derivation import DerivationTruth

@@ -44,7 +44,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from proctor.bench.metrics import Estimate, auroc, mean_estimate, share_estimate
+from proctor.analysis.metrics import Estimate, auroc, mean_estimate, share_estimate
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.store import Store
 from proctor.core import Task

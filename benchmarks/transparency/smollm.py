@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
-from proctor.bench.metrics import Estimate, auroc, mean_estimate
+from proctor.analysis.metrics import Estimate, auroc, mean_estimate
 from proctor.whitebox import NoiseResult, fit_probe
 from proctor.whitebox import smollm as sm
 

@@ -1,4 +1,4 @@
-"""proctor's command line: a thin layer over the Python API (``proctor.bench.run_bench``...).
+"""proctor's command line: a thin layer over the Python API (``proctor.report.run_bench``...).
 
 User mistakes (unknown names, malformed TOML, negative budgets, a missing run) end with a
 one-line ``error: ...`` and exit status 2, never a traceback.
@@ -193,9 +193,10 @@ def bench(
     Writes OUT/summary.json, OUT/summary.md and OUT/report.html, and prints the AUROC and
     catch-rate tables.
     """
-    from proctor.bench import SpecError, StoreError, run_bench
+    from proctor.bench import SpecError, StoreError
     from proctor.bench.spec import load_spec, make_spec, quick_spec
     from proctor.registry import UnknownComponent
+    from proctor.report import run_bench
 
     overrides: dict[str, Any] = {
         "domains": _csv(domains),
@@ -382,7 +383,8 @@ def report(run: str, store: str | None, out: Path | None) -> None:
 
     RUN is a bench output folder (holding episodes.sqlite) or a run id in --store.
     """
-    from proctor.bench import StoreError, report_run
+    from proctor.bench import StoreError
+    from proctor.report import report_run
 
     try:
         db, run_id, folder = _open_run(run, store)

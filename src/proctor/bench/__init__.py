@@ -1,39 +1,36 @@
-"""The bench: sweep, store, summarise and report (DESIGN.md §2 "Bench", §4 metrics).
+"""The bench: sweep spec, executors, store and episodes (DESIGN.md §2 "Bench").
 
-``run_bench(spec, out)`` is the Python form of ``proctor bench``: it runs every episode of the
-sweep that the store does not already hold (in this process, a local process pool or on Ray:
-:mod:`proctor.bench.executors`), writes each batch to the store as it lands, then summarises
-the run into ``out/summary.json``, ``out/summary.md`` and ``out/report.html``.
+``run_sweep(spec, out)`` runs every episode of the sweep that the store does not already hold
+(in this process, a local process pool or on Ray: :mod:`proctor.bench.executors`) and writes
+each batch to the store as it lands. What the stored episodes show is the analysis package's
+(:mod:`proctor.analysis`: metrics, trust map, frontier, transfer, giveaway audit), and the
+report's (:mod:`proctor.report`); ``proctor.report.run_bench`` is the whole of
+``proctor bench`` in Python: this sweep, then its summary and report.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from proctor.bench.executors import EXECUTORS, Chunk, open_executor, require_ray, stream
-from proctor.bench.records import EpisodeRecord, MetricRow
+from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import EpisodeConfig, SpecError, SweepSpec, load_spec, quick_spec
 from proctor.bench.store import Store, StoreError
-from proctor.bench.summary import summarise
-from proctor.bench.trust import TrustRow, coverage_rows, trust_map
 
 __all__ = [
-    "BenchResult",
+    "CHUNK",
     "EpisodeRecord",
-    "MetricRow",
     "SpecError",
     "Store",
     "StoreError",
+    "SweepResult",
     "SweepSpec",
     "load_spec",
     "quick_spec",
-    "report_run",
-    "run_bench",
+    "run_sweep",
 ]
 
 log = logging.getLogger(__name__)
@@ -41,16 +38,15 @@ CHUNK = 24
 
 
 @dataclass(frozen=True)
-class BenchResult:
-    """What a bench run produced."""
+class SweepResult:
+    """What a sweep left in its store."""
 
     run_id: str
-    rows: list[MetricRow]
-    trust: list[TrustRow]
+    store: Store
+    """The store holding the run's episodes."""
     out: Path
-    n_episodes: int
     n_new: int
-    n_failed: int
+    """Episodes this invocation ran and stored."""
     stopped: str | None = None
     """Why the sweep stopped before its end (``--max-tokens``/``--max-cost``), or None."""
 
@@ -81,7 +77,7 @@ def _chunks(items: Sequence[EpisodeConfig], size: int) -> Iterator[list[EpisodeC
         yield list(items[i : i + size])
 
 
-def run_bench(
+def run_sweep(
     spec: SweepSpec,
     out: Path,
     store: str | Path | None = None,
@@ -92,12 +88,12 @@ def run_bench(
     max_cost: float | None = None,
     executor: str = "local",
     address: str | None = None,
-) -> BenchResult:
-    """Run (or finish) a sweep, then summarise and report it.
+) -> SweepResult:
+    """Run (or finish) a sweep into its store.
 
     Args:
         spec: the sweep; checked against the registry first.
-        out: output folder for summary.json, summary.md, report.html and plots.
+        out: output folder (the default store's, and the report's).
         store: SQLAlchemy URL or SQLite path; default ``out/episodes.sqlite``.
         workers: local processes (1 = run in this process); with ``executor="ray"`` and no
             `address`, the CPUs of the Ray started on this machine.
@@ -112,9 +108,10 @@ def run_bench(
         address: the Ray cluster to run on (``ray.init(address=...)``); None starts a Ray on
             this machine with `workers` CPUs (loopback only) and stops it at the end.
 
-    A sweep stopped at a limit keeps every finished episode and reports on them; running it
-    again (with a higher limit) goes on where it stopped. Episodes already running when the
-    limit is reached finish and are kept, so the limit can be passed by what they use.
+    A sweep stopped at a limit keeps every finished episode (and the report that
+    ``proctor.report.run_bench`` makes reports on them); running it again (with a higher
+    limit) goes on where it stopped. Episodes already running when the limit is reached
+    finish and are kept, so the limit can be passed by what they use.
     """
     spec.check()
     if workers < 1:
@@ -168,32 +165,7 @@ def run_bench(
     if chunks:
         with open_executor(executor, workers, address) as runner:
             stream(runner, chunks, land)
-    result = report_run(db, run_id, out, n_new=new, audit_budgets=spec.audit_budgets)
-    return replace(result, stopped=stopped)
-
-
-def _model_info(spec: SweepSpec, episodes: Sequence[EpisodeRecord]) -> dict[str, str]:
-    """The run's models per role and its model use, for the report's header."""
-    if spec.models is None or not spec.models.any:
-        return {}
-    from proctor.models import ROLES
-
-    logs = [e.models for e in episodes if e.models is not None]
-    by_role: dict[str, int] = {}
-    for log_ in logs:
-        for role, n in log_.tokens_by_role().items():
-            by_role[role] = by_role.get(role, 0) + n
-    priced = all(u.cost is not None for log_ in logs for u in log_.usage)
-    cost = sum(log_.cost for log_ in logs)
-    return {
-        "models": ", ".join(
-            f"{role} {spec.models.model_for(role)}" for role in ROLES if spec.models.model_for(role)
-        ),
-        "model tokens by role": ", ".join(f"{r} {n:,}" for r, n in sorted(by_role.items()))
-        or "none",
-        "model cost": f"${cost:.4f}" if priced else "not priced (no price known for a model)",
-        "scratchpad shown to protocols": "yes" if spec.models.scratchpad_visible else "no",
-    }
+    return SweepResult(run_id, db, out, new, stopped)
 
 
 def _check_prices(spec: SweepSpec) -> None:
@@ -214,45 +186,3 @@ def _check_prices(spec: SweepSpec) -> None:
                 f'([models.prices."{name}"] input = ..., output = ... dollars per million '
                 "tokens) to use --max-cost"
             )
-
-
-def report_run(
-    db: Store,
-    run_id: str,
-    out: Path,
-    n_new: int = 0,
-    audit_budgets: Sequence[float] | None = None,
-    meta: dict[str, Any] | None = None,
-) -> BenchResult:
-    """Summarise a stored run into out/summary.json, summary.md and report.html."""
-    from proctor.report import render_report
-
-    spec = db.spec(run_id)
-    if spec is None:
-        raise StoreError(f"no run {run_id!r} in the store")
-    budgets = list(audit_budgets or spec.audit_budgets)
-    episodes = db.episodes(run_id)
-    rows = summarise(episodes, audit_budgets=budgets)
-    trust = trust_map(rows, audit_budget=budgets[0])
-    rows = rows + coverage_rows(rows, audit_budget=budgets[0])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(
-        json.dumps([r.model_dump(mode="json") for r in rows], indent=1) + "\n"
-    )
-    info = {
-        "run": run_id,
-        "sweep": spec.name,
-        "domains": ", ".join(spec.domains),
-        "levels": ", ".join(map(str, spec.levels)),
-        "seeds (dev / calibration / test)": (
-            f"{spec.seeds.dev} / {spec.seeds.calibration} / {spec.seeds.test}"
-        ),
-        "episodes": len(episodes),
-        "protocol budgets (share of researcher spend)": ", ".join(f"{b:g}" for b in spec.budgets),
-        "audit budgets": ", ".join(f"{b:g}" for b in budgets),
-        **_model_info(spec, episodes),
-        **(meta or {}),
-    }
-    render_report(rows, [t.model_dump() for t in trust], out, f"proctor bench: {run_id}", info)
-    failed = sum(e.error is not None for e in episodes)
-    return BenchResult(run_id, rows, trust, out, len(episodes), n_new, failed)

@@ -7,7 +7,7 @@ deployment safely. The human is not an oracle: here the auditor is a named, cost
 sees what a careful reviewer would (the report, the researcher's log, its own lab budget) and
 never the truth or the future, and its accuracy is *measured* per (domain, level) by the
 bench (``auditor_tpr`` on harmful test episodes, ``auditor_fpr`` on honest ones; see
-:mod:`proctor.bench.control`), not assumed.
+:mod:`proctor.analysis.frontier`), not assumed.
 
 How it reviews: thoroughly, at a fixed budget of the researcher's whole spend
 (:attr:`Auditor.fixed_budget` = 1.0; the bench runs it once at that budget instead of the

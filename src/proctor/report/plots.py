@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from proctor.bench.records import MetricRow
+from proctor.analysis.rows import MetricRow
 from proctor.report.tables import (
     DASH,
     GIVEAWAY_LINE,

@@ -1,6 +1,6 @@
 """Tables, HTML and Markdown for one bench run (figures as defined in DESIGN.md §4).
 
-Sections follow the measurement frame of :mod:`proctor.bench.frame`, in reading order: the
+Sections follow the measurement frame of :mod:`proctor.analysis.frame`, in reading order: the
 run, the trust map, the oracle ceiling (the known-answer reference rows beside the chosen key),
 coverage by failure mode, the safety/usefulness frontier, then the per-key tables (scheming
 catch, evaluation, AUROC, what the stacks combine), the researchers' claims, the giveaway audit
@@ -24,9 +24,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from proctor.bench.frame import CONSTANT, ORACLE, REFERENCES, STACKS
-from proctor.bench.records import MetricRow
-from proctor.bench.trust import COVERAGE_METRIC
+from proctor.analysis.frame import CONSTANT, ORACLE, REFERENCES, STACKS
+from proctor.analysis.rows import MetricRow
+from proctor.analysis.trust import COVERAGE_METRIC
 from proctor.report.tables import (
     DASH,
     GIVEAWAY_LINE,
@@ -382,7 +382,7 @@ def trust_table(trust: Sequence[Mapping[str, Any]]) -> Table:
     """The trust map as a table, most checkable kind of research first.
 
     Args:
-        trust: Trust rows (:class:`proctor.bench.trust.TrustRow` as mappings or models): the
+        trust: Trust rows (:class:`proctor.analysis.trust.TrustRow` as mappings or models): the
             chosen key (protocol, budget, calibration_catch), eval_catch and
             eval_false_alarm (each with _lo, _hi, _n), worst_catch_rate (with _lo, _hi,
             worst_catch_n and worst_catch_disposition), oracle_catch, recovered, usefulness,
@@ -1183,7 +1183,7 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
 
     Args:
         rows: Metric rows of the run.
-        trust: Trust-map rows (mappings or :class:`proctor.bench.trust.TrustRow`).
+        trust: Trust-map rows (mappings or :class:`proctor.analysis.trust.TrustRow`).
 
     Returns:
         The sections.

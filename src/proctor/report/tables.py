@@ -10,8 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from proctor.bench.frame import REFERENCES, STACKS
-from proctor.bench.records import MetricRow
+from proctor.analysis.frame import REFERENCES, STACKS
+from proctor.analysis.rows import MetricRow
 
 DASH = "—"
 """Shown where a figure has no value (followed by the row's note, if any)."""

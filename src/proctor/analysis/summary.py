@@ -1,7 +1,7 @@
-"""Summaries of a bench run: the metric table (the trust map is :mod:`proctor.bench.trust`).
+"""Summaries of a bench run: the metric table (the trust map is :mod:`proctor.analysis.trust`).
 
 :func:`summarise` turns stored episodes into :class:`~proctor.bench.records.MetricRow` figures
-(DESIGN.md §4) under the measurement frame of :mod:`proctor.bench.frame`: for every researcher
+(DESIGN.md §4) under the measurement frame of :mod:`proctor.analysis.frame`: for every researcher
 backend (never pooled), domain and level, and every verdict key — each ``protocol@budget``,
 the calibrated stacks ``combined`` and ``combined_stacker``, and the reference rows ``oracle``
 and ``constant`` — two questions, reported apart:
@@ -26,9 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict, TypeVar
 
-from proctor.bench.audit import giveaway_auroc, giveaway_features, has_giveaway
-from proctor.bench.control import control_rows
-from proctor.bench.frame import (
+from proctor.analysis.audit import giveaway_auroc, giveaway_features, has_giveaway
+from proctor.analysis.frame import (
     REFERENCES,
     STACKS,
     Scores,
@@ -41,7 +40,8 @@ from proctor.bench.frame import (
     reference_counts,
     too_small,
 )
-from proctor.bench.metrics import (
+from proctor.analysis.frontier import control_rows
+from proctor.analysis.metrics import (
     N_RESAMPLES,
     SEED,
     Estimate,
@@ -52,8 +52,9 @@ from proctor.bench.metrics import (
     share_estimate,
     usefulness,
 )
-from proctor.bench.records import EpisodeRecord, MetricRow
-from proctor.bench.transfer import transfer_rows
+from proctor.analysis.rows import MetricRow
+from proctor.analysis.transfer import transfer_rows
+from proctor.bench.records import EpisodeRecord
 from proctor.core import Evaluability
 from proctor.gate import COMBINED, GateThreshold, decide, verdict_key
 from proctor.protocols.auditor import AUDITOR
@@ -254,7 +255,7 @@ def summarise(
     - ``usefulness`` (honest correct claims accepted), ``cost_fraction``, honest ``abstention``;
     - ``calib_catch_rate`` (per organism) and ``calib_eval_catch_rate``: the same catch rates on
       calibration episodes, and ``calib_distinct`` (distinct calibration suspicion values):
-      what the trust map chooses by (:mod:`proctor.bench.trust`).
+      what the trust map chooses by (:mod:`proctor.analysis.trust`).
 
     Figures with a threshold are shown only when at least ⌈10/b⌉ honest correct calibration
     reports back it, else value None and an "n too small" note. Per disposition variant:
@@ -525,7 +526,7 @@ def _protocol_rows(
 def _oracle_catch(
     ctx: _Ctx, harmful: Sequence[EpisodeRecord], b: float, thresholds: Thresholds
 ) -> float | None:
-    from proctor.bench.frame import ORACLE
+    from proctor.analysis.frame import ORACLE
 
     assert ctx.level is not None
     th = thresholds[b].get((ctx.domain, ctx.level, ORACLE))
@@ -697,7 +698,7 @@ def _transfer_rows(
     n_resamples: int,
     seed: int,
 ) -> list[MetricRow]:
-    """Easy-to-hard and checkable-to-uncheckable transfer (:mod:`proctor.bench.transfer`)."""
+    """Easy-to-hard and checkable-to-uncheckable transfer (:mod:`proctor.analysis.transfer`)."""
     evaluability = {ep.domain: ep.evaluability for ep in valid}
 
     def make_row(
@@ -750,9 +751,9 @@ def _control_rows(
     n_resamples: int,
     seed: int,
 ) -> list[MetricRow]:
-    """Auditor accuracy and the safety/usefulness frontier (:mod:`proctor.bench.control`) of
+    """Auditor accuracy and the safety/usefulness frontier (:mod:`proctor.analysis.frontier`) of
     the calibrated stack and, beside it, of the best single protocol the trust map chooses."""
-    from proctor.bench.trust import best_single
+    from proctor.analysis.trust import best_single
 
     evaluability = {ep.domain: ep.evaluability for ep in valid}
     mine = [r for r in rows if r.backend == backend]

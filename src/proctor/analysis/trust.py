@@ -1,6 +1,6 @@
 """The trust map and the coverage view: which research can be handed to AI, and how.
 
-Both read only the summary's rows (:func:`proctor.bench.summary.summarise`), so they are as
+Both read only the summary's rows (:func:`proctor.analysis.summary.summarise`), so they are as
 reproducible as it is, and both **choose on calibration, report on test** (DESIGN.md §4, §5):
 
 - :func:`trust_map`, one :class:`TrustRow` per (backend, domain, level): among the protocols
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from proctor.bench.frame import REFERENCES, STACKS
-from proctor.bench.records import MetricRow
+from proctor.analysis.frame import REFERENCES, STACKS
+from proctor.analysis.rows import MetricRow
 from proctor.core import Evaluability
 from proctor.gate import NOT_MONITORS
 

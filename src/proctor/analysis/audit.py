@@ -26,7 +26,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from proctor.bench.metrics import N_RESAMPLES, Estimate, auroc
+from proctor.analysis.metrics import N_RESAMPLES, Estimate, auroc
 from proctor.bench.records import EpisodeRecord
 
 __all__ = [
@@ -88,8 +88,8 @@ def giveaway_auroc(
 
     A ``StandardScaler`` + ``LogisticRegression`` pipeline is scored by stratified k-fold with
     k = min(5, smallest class count) (at least 2); the out-of-fold probabilities of the
-    organism's episodes are compared with the honest ones' by :func:`proctor.bench.metrics.auroc`,
-    which gives the bootstrap interval.
+    organism's episodes are compared with the honest ones' by
+    :func:`proctor.analysis.metrics.auroc`, which gives the bootstrap interval.
 
     Args:
         organism_eps: The organism's episodes.

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from proctor.bench.metrics import Estimate, catch_rate
-from proctor.bench.records import EpisodeRecord, MetricRow
+from proctor.analysis.metrics import Estimate, catch_rate
+from proctor.analysis.rows import MetricRow
+from proctor.bench.records import EpisodeRecord
 from proctor.gate import GateThreshold, min_calibration_n
 
 __all__ = ["CHECKABLE", "UNCHECKABLE", "transfer_rows"]

@@ -5,7 +5,7 @@ Subversion*), whose figures for code backdoors were: trusted monitoring 62% safe
 usefulness, defer-to-trusted at 10% 83 / 93%. Here, per (backend, domain, level):
 
 * the **monitor** is the calibrated stack ``combined`` (Bonferroni min-p over the protocols'
-  honest-calibration p-values, :mod:`proctor.bench.frame`), and beside it the best single
+  honest-calibration p-values, :mod:`proctor.analysis.frame`), and beside it the best single
   protocol the trust map's rule chooses on calibration seeds; each frontier row names its
   monitor as its protocol. The auditor reviews escalations, it does not monitor;
 * **trusted monitoring** at audit budget b: a report whose monitor suspicion is above the
@@ -58,9 +58,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from proctor.bench.frame import is_correct
-from proctor.bench.metrics import Estimate, share_estimate
-from proctor.bench.records import EpisodeRecord, MetricRow
+from proctor.analysis.frame import is_correct
+from proctor.analysis.metrics import Estimate, share_estimate
+from proctor.analysis.rows import MetricRow
+from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import ADAPTIVE
 from proctor.gate import Cut, cut_for, min_calibration_n
 from proctor.protocols.auditor import AUDITOR, auditor_rejects
