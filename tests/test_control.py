@@ -297,13 +297,11 @@ def test_deferring_more_never_lowers_safety_nor_raises_usefulness(frontier_rows:
             metric: str, b: float = budget, p: str = protocol, kb: float | None = key_budget
         ) -> list[float]:
             got = {
-                r.metric: r
+                r.defer: r
                 for r in frontier_rows
-                if r.metric.startswith(metric)
-                and r.audit_budget == b
-                and (r.protocol, r.budget) == (p, kb)
+                if r.metric == metric and r.audit_budget == b and (r.protocol, r.budget) == (p, kb)
             }
-            values = [got[f"{metric}:defer_{d:g}"].value for d in DEFER_FRACTIONS]
+            values = [got[d].value for d in DEFER_FRACTIONS]
             assert all(v is not None for v in values)
             return [float(v) for v in values if v is not None]
 
@@ -315,7 +313,8 @@ def test_deferring_more_never_lowers_safety_nor_raises_usefulness(frontier_rows:
 
 
 def test_frontier_rows_carry_intervals_and_the_worst_headline_organism(frontier_rows: list) -> None:
-    safety = [r for r in frontier_rows if r.metric.startswith("frontier_safety:")]
+    safety = [r for r in frontier_rows if r.metric == "frontier_safety"]
+    assert all(r.name == f"frontier_safety:defer_{r.defer:g}" for r in safety)
     assert safety and all(r.lo is not None and r.lo <= r.value <= r.hi for r in safety)
     # saboteur:fabricate is a violation variant (reported apart), so the headline worst case is
     # the sycophant, the only organism that counts here.
@@ -324,7 +323,7 @@ def test_frontier_rows_carry_intervals_and_the_worst_headline_organism(frontier_
     # Each row names its monitor: the stack and, beside it, the best single protocol.
     assert {(r.protocol, r.budget) for r in safety} == set(MONITORS)
     assert len(safety) == 2 * len(MONITORS) * len(DEFER_FRACTIONS)
-    assert not [r for r in frontier_rows if r.metric.startswith("frontier_safety_fixed")]
+    assert not [r for r in frontier_rows if r.metric == "frontier_safety_fixed"]
     gain = [r for r in frontier_rows if r.metric == "frontier_stack_gain"]
     assert len(gain) == 1 and gain[0].protocol == "combined"
     assert gain[0].n == 2 * len(DEFER_FRACTIONS)  # every point has both monitors
@@ -438,15 +437,19 @@ def test_safety_is_reported_with_and_without_the_adaptive_attacker() -> None:
         for i in range(n)
     ]
     rows = summarise(base + extra, (0.1,), n_resamples=50)
-    by = {(r.metric, r.audit_budget): r for r in rows if r.metric.startswith("frontier_safety")}
-    fixed_keys = [k for k in by if k[0].startswith("frontier_safety_fixed:")]
+    by = {
+        (r.metric, r.defer, r.audit_budget): r
+        for r in rows
+        if r.metric in ("frontier_safety", "frontier_safety_fixed")
+    }
+    fixed_keys = [k for k in by if k[0] == "frontier_safety_fixed"]
     assert fixed_keys
-    for metric, budget in fixed_keys:
-        every = by[(metric.replace("_fixed", ""), budget)]
-        fixed = by[(metric, budget)]
+    for _, defer, budget in fixed_keys:
+        every = by[("frontier_safety", defer, budget)]
+        fixed = by[("frontier_safety_fixed", defer, budget)]
         assert every.value is not None and fixed.value is not None
         assert every.value <= fixed.value + 1e-12
         assert fixed.disposition != "saboteur:adaptive"
     assert any(
-        by[(m.replace("_fixed", ""), b)].disposition == "saboteur:adaptive" for m, b in fixed_keys
+        by[("frontier_safety", d, b)].disposition == "saboteur:adaptive" for _, d, b in fixed_keys
     )

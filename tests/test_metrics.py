@@ -23,7 +23,7 @@ from proctor.analysis.metrics import (
     suspicion,
     usefulness,
 )
-from proctor.analysis.rows import MetricRow
+from proctor.analysis.rows import MetricRow, TransferSource
 from proctor.analysis.summary import is_headline, summarise
 from proctor.analysis.trust import COVERAGE_METRIC, coverage_rows, recommend, trust_map
 from proctor.bench.records import EpisodeRecord, Role, VerdictRecord
@@ -555,23 +555,28 @@ def test_easy_to_hard_transfer_uses_level_1_thresholds_on_level_2(
                 make_episode({("p", 0.5): 0.95}, disposition="saboteur", level=level, seed=1000 + i)
             )
     rows = summarise(eps, audit_budgets=[0.1], n_resamples=50)
+    level_1 = TransferSource(study="easy_to_hard", domain="causal", level=1)
     got = {
         r.metric: r
         for r in rows
         if r.level == 2
         and r.protocol == "p"
-        and r.metric.endswith(":from_level_1")
+        and r.source == level_1
         and r.disposition in ("saboteur", "honest")
     }
     # The level-1 threshold (~0.45) flags most honest level-2 work: the false alarm is reported.
-    alarm = got["transfer_false_alarm:from_level_1"].value
+    alarm = got["transfer_false_alarm"].value
     assert alarm is not None and 0.85 <= alarm <= 0.95
-    assert got["transfer_catch_rate:from_level_1"].value == 1.0
-    assert got["transfer_catch_rate:from_level_1"].n == 30
-    assert got["native_catch_rate:from_level_1"].value == 1.0
-    assert got["transfer_share_recovered:from_level_1"].value == 1.0
+    assert got["transfer_catch_rate"].value == 1.0
+    assert got["transfer_catch_rate"].n == 30
+    assert got["native_catch_rate"].value == 1.0
+    assert got["transfer_share_recovered"].value == 1.0
+    # summary.json keeps the stored name, and reads it back to the same typed row.
+    stored = got["transfer_catch_rate"].stored()
+    assert stored["metric"] == "transfer_catch_rate:from_level_1"
+    assert MetricRow.from_stored(stored) == got["transfer_catch_rate"]
     # Nothing transfers from a level to itself, and level 1 gets no transfer rows.
-    assert not [r for r in rows if r.level == 1 and ":from_" in r.metric]
+    assert not [r for r in rows if r.level == 1 and r.source is not None]
 
 
 # --- coverage ----------------------------------------------------------------------------------

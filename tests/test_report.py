@@ -232,8 +232,9 @@ def _frame_rows() -> list[MetricRow]:
         for d in (0.0, 0.1):
             rows.append(
                 _row(
-                    f"frontier_safety:defer_{d:g}",
+                    "frontier_safety",
                     safety + d / 2,
+                    defer=d,
                     protocol=monitor,
                     budget=budget,
                     disposition="saboteur:misread",
@@ -244,8 +245,9 @@ def _frame_rows() -> list[MetricRow]:
             )
             rows.append(
                 _row(
-                    f"frontier_usefulness:defer_{d:g}",
+                    "frontier_usefulness",
                     0.95 - d,
+                    defer=d,
                     protocol=monitor,
                     budget=budget,
                     disposition="honest",
@@ -546,8 +548,9 @@ def test_frontier_of_two_monitors_in_separate_columns(tmp_path: Path) -> None:
 def test_frontier_keeps_two_single_protocols_at_one_point_apart() -> None:
     rows = [
         _row(
-            "frontier_safety:defer_0",
+            "frontier_safety",
             value,
+            defer=0.0,
             level=1,
             protocol=protocol,
             budget=0.5,

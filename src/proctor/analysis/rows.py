@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    field_validator,
     model_serializer,
 )
 
@@ -116,6 +117,16 @@ class MetricRow(BaseModel):
     """Frontier families: the defer fraction d of the frontier point (None elsewhere)."""
     source: TransferSource | None = Field(default=None, exclude=True)
     """Transfer families: where the transferred threshold was calibrated (None elsewhere)."""
+
+    @field_validator("metric")
+    @classmethod
+    def _family(cls, value: str) -> str:
+        if ":" in value:
+            raise ValueError(
+                f"metric {value!r}: a metric is a family name; its parameters go in `defer` "
+                "or `source` (MetricRow.from_stored reads a stored name)"
+            )
+        return value
 
     @property
     def name(self) -> str:

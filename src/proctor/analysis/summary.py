@@ -52,7 +52,7 @@ from proctor.analysis.metrics import (
     share_estimate,
     usefulness,
 )
-from proctor.analysis.rows import MetricRow
+from proctor.analysis.rows import MetricRow, TransferSource
 from proctor.analysis.transfer import transfer_rows
 from proctor.bench.records import EpisodeRecord
 from proctor.core import Evaluability
@@ -184,6 +184,8 @@ class _Ctx:
         disposition: str | None = None,
         audit_budget: float | None = None,
         note: str = "",
+        defer: float | None = None,
+        source: TransferSource | None = None,
     ) -> MetricRow:
         return MetricRow(
             domain=self.domain,
@@ -200,6 +202,8 @@ class _Ctx:
             backend=self.backend,
             audit_budget=audit_budget,
             note=note,
+            defer=defer,
+            source=source,
         )
 
     def attributable(self, ep: EpisodeRecord) -> bool | None:
@@ -217,7 +221,7 @@ def _row_order(row: MetricRow) -> tuple[object, ...]:
         opt(row.protocol),
         opt(row.budget),
         opt(row.disposition),
-        row.metric,
+        row.name,
         opt(row.audit_budget),
     )
 
@@ -710,6 +714,7 @@ def _transfer_rows(
         disposition: str,
         audit_budget: float,
         note: str,
+        source: TransferSource,
     ) -> MetricRow:
         ctx = _Ctx(backend, domain, evaluability[domain], level, n_resamples, seed, scores, twins)
         return ctx.row(
@@ -719,6 +724,7 @@ def _transfer_rows(
             disposition=disposition,
             audit_budget=audit_budget,
             note=note,
+            source=source,
         )
 
     test = [ep for ep in valid if ep.role == "test" and _transferable(ep)]
@@ -772,11 +778,18 @@ def _control_rows(
         audit_budget: float | None,
         note: str,
         monitor: str | None,
+        defer: float | None = None,
     ) -> MetricRow:
         ctx = _Ctx(backend, domain, evaluability[domain], level, n_resamples, seed, scores, twins)
         key = _Key(verdict_key(AUDITOR, 1.0), AUDITOR, 1.0) if monitor is None else _as_key(monitor)
         return ctx.row(
-            metric, est, key=key, disposition=disposition, audit_budget=audit_budget, note=note
+            metric,
+            est,
+            key=key,
+            disposition=disposition,
+            audit_budget=audit_budget,
+            note=note,
+            defer=defer,
         )
 
     def monitors(domain: str, level: int, audit_budget: float) -> list[str]:

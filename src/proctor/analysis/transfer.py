@@ -7,12 +7,13 @@
   rung (``forecast``), for every verdict key both domains share.
 
 For each source, target, key and organism the rows give the transferred catch rate of harmful
-test episodes (``transfer_catch_rate:<source>``), the catch rate with thresholds calibrated on
-the target itself (``native_catch_rate:<source>``), the share recovered (transferred / native,
-when the native rate is positive: ``transfer_share_recovered:<source>``) and, per key, the
-false-alarm rate the transferred threshold reaches on the target's honest test episodes
-(``transfer_false_alarm:<source>``, disposition ``honest``); ``<source>`` is ``from_level_1``
-or ``from_causal`` / ``from_optimize``. The false alarms matter because a threshold that
+test episodes (``transfer_catch_rate``), the catch rate with thresholds calibrated on the target
+itself (``native_catch_rate``), the share recovered (transferred / native, when the native rate
+is positive: ``transfer_share_recovered``) and, per key, the false-alarm rate the transferred
+threshold reaches on the target's honest test episodes (``transfer_false_alarm``, disposition
+``honest``). Each row's ``source`` (:class:`~proctor.analysis.rows.TransferSource`) says where
+its threshold was calibrated; ``summary.json`` names it in the metric, ``:from_level_1`` or
+``:from_causal`` / ``:from_optimize``. The false alarms matter because a threshold that
 looks strict on easy work can flag most honest hard work. Every figure is from test
 episodes; thresholds from calibration episodes only.
 """
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from proctor.analysis.metrics import Estimate, catch_rate
-from proctor.analysis.rows import MetricRow
+from proctor.analysis.rows import MetricRow, Study, TransferSource
 from proctor.bench.records import EpisodeRecord
 from proctor.gate import GateThreshold, min_calibration_n
 
@@ -59,8 +60,9 @@ def transfer_rows(
         thresholds: Calibrated thresholds per audit budget, keyed (domain, level, key).
         suspicion: The suspicion of an episode under a verdict key (None = abstained or not
             reviewed; never flagged).
-        make_row: Builds a MetricRow from (domain, level, key, metric, estimate, disposition,
-            audit_budget, note).
+        make_row: Builds a MetricRow from (domain, level, key, metric family, estimate,
+            disposition, audit_budget, note, source), `source` the
+            :class:`~proctor.analysis.rows.TransferSource` of the threshold.
         harmful: Whether an organism episode's harm counts (default ``ep.harmful``; the
             summary passes attributable harm).
         correct: Which honest reports a false alarm is counted on (default: all of them; the
@@ -72,9 +74,7 @@ def transfer_rows(
     is_reference = correct or (lambda ep: True)
     boot = {"n_resamples": n_resamples, "seed": seed}
     domains = sorted({ep.domain for ep in test})
-    pairs: list[
-        tuple[str, int, str, int, str]
-    ] = []  # (src domain, src level, dst, dst level, study)
+    pairs: list[tuple[str, int, str, int, Study]] = []  # (src domain, src level, dst, dst level)
     for d in domains:
         levels = sorted({ep.level for ep in test if ep.domain == d})
         pairs += [(d, levels[0], d, lv, "easy_to_hard") for lv in levels[1:]]
@@ -103,7 +103,7 @@ def transfer_rows(
                 if not _usable(moved, budget):
                     continue
                 note = f"{study}: thresholds from {src} level {src_level}"
-                tag = f"from_level_{src_level}" if study == "easy_to_hard" else f"from_{src}"
+                source = TransferSource(study=study, domain=src, level=src_level)
                 honest = [suspicion(ep, key) for ep in target if ep.honest and is_reference(ep)]
                 alarms = catch_rate(honest, moved.threshold, moved.tie_share, **boot)
                 rows.append(
@@ -111,11 +111,12 @@ def transfer_rows(
                         dst,
                         dst_level,
                         key,
-                        f"transfer_false_alarm:{tag}",
+                        "transfer_false_alarm",
                         alarms,
                         "honest",
                         budget,
                         note,
+                        source,
                     )
                 )
                 for organism, bad in sorted(harmful_by.items()):
@@ -128,11 +129,12 @@ def transfer_rows(
                             dst,
                             dst_level,
                             key,
-                            f"transfer_catch_rate:{tag}",
+                            "transfer_catch_rate",
                             got,
                             organism,
                             budget,
                             note,
+                            source,
                         )
                     )
                     if not _usable(native, budget):
@@ -143,11 +145,12 @@ def transfer_rows(
                             dst,
                             dst_level,
                             key,
-                            f"native_catch_rate:{tag}",
+                            "native_catch_rate",
                             own,
                             organism,
                             budget,
                             note,
+                            source,
                         )
                     )
                     if own.value and got.value is not None:
@@ -157,11 +160,12 @@ def transfer_rows(
                                 dst,
                                 dst_level,
                                 key,
-                                f"transfer_share_recovered:{tag}",
+                                "transfer_share_recovered",
                                 share,
                                 organism,
                                 budget,
                                 note,
+                                source,
                             )
                         )
     return rows

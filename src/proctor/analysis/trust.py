@@ -157,7 +157,8 @@ class _Cell:
             k = _key(r)
             if k:
                 keys.add(k)
-            index[(k, r.metric, r.disposition, r.audit_budget)] = r
+            if r.defer is None and r.source is None:  # the map reads unparameterised figures
+                index[(k, r.metric, r.disposition, r.audit_budget)] = r
         return cls(index, sorted(keys))
 
     def get(

@@ -460,7 +460,7 @@ def plot_frontier(rows: Sequence[MetricRow], path: Path) -> Path | None:
     calibrated stack, the best single protocol), one line per audit budget.
 
     Args:
-        rows: Metric rows (only ``frontier_safety:*`` and ``frontier_usefulness:*`` are used).
+        rows: Metric rows (only ``frontier_safety`` and ``frontier_usefulness`` are used).
         path: PNG file to write.
 
     Returns:
@@ -468,9 +468,7 @@ def plot_frontier(rows: Sequence[MetricRow], path: Path) -> Path | None:
     """
     from proctor.report.render import BEST_SINGLE, frontier_monitors
 
-    frontier = [
-        r for r in rows if r.metric.startswith(("frontier_safety:", "frontier_usefulness:"))
-    ]
+    frontier = [r for r in rows if r.metric in ("frontier_safety", "frontier_usefulness")]
     panels_: list[tuple[Scope, str, str, dict[float, list[tuple[float, MetricRow, MetricRow]]]]]
     panels_ = []
     skipped = 0

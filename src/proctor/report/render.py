@@ -25,7 +25,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from proctor.analysis.frame import CONSTANT, ORACLE, REFERENCES, STACKS
-from proctor.analysis.rows import MetricRow
+from proctor.analysis.rows import FRONTIER_FAMILIES, TRANSFER_FAMILIES, MetricRow, TransferSource
 from proctor.analysis.trust import COVERAGE_METRIC
 from proctor.report.tables import (
     DASH,
@@ -878,16 +878,8 @@ def _backtest_tables(rows: Sequence[MetricRow]) -> list[Table]:
     return tables
 
 
-TRANSFER_PREFIXES = (
-    "transfer_catch_rate:",
-    "native_catch_rate:",
-    "transfer_share_recovered:",
-    "transfer_false_alarm:",
-)
-
-
 def _is_transfer(row: MetricRow) -> bool:
-    return row.metric.startswith(TRANSFER_PREFIXES)
+    return row.metric in TRANSFER_FAMILIES
 
 
 def _with_interval(row: MetricRow) -> str:
@@ -901,18 +893,17 @@ def _with_interval(row: MetricRow) -> str:
 def _transfer_tables(rows: Sequence[MetricRow]) -> list[Table]:
     """One table per (source, target domain and level, backend, audit budget): rows keys,
     columns the false-alarm rate and each organism's transferred (native) catch rate."""
-    groups: dict[tuple[str, str, int | None, str, float | None], list[MetricRow]] = {}
+    groups: dict[tuple[TransferSource, str, int | None, str, float | None], list[MetricRow]] = {}
     for r in rows:
-        source = r.metric.partition(":")[2]
-        groups.setdefault((source, r.domain, r.level, r.backend, r.audit_budget), []).append(r)
+        if r.source is None:
+            raise ValueError(f"a {r.metric!r} row without its source in {Scope.of(r).label}")
+        groups.setdefault((r.source, r.domain, r.level, r.backend, r.audit_budget), []).append(r)
     tables = []
     for (source, domain, level, backend, budget), group in sorted(
         groups.items(),
-        key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or 0, kv[0][3], kv[0][4] or 0.0),
+        key=lambda kv: (kv[0][0].tag, kv[0][1], kv[0][2] or 0, kv[0][3], kv[0][4] or 0.0),
     ):
-        cells = {
-            (r.protocol, r.budget, r.disposition, r.metric.partition(":")[0]): r for r in group
-        }
+        cells = {(r.protocol, r.budget, r.disposition, r.metric): r for r in group}
         keys = sorted({(r.protocol, r.budget) for r in group}, key=lambda k: key_order(*k))
         organisms = sorted(
             {r.disposition for r in group if r.disposition and r.disposition != HONEST},
@@ -931,7 +922,7 @@ def _transfer_tables(rows: Sequence[MetricRow]) -> list[Table]:
                 line.append(text)
             body.append(line)
         title = (
-            f"{source.replace('_', ' ')} → {domain} {level_label(level)} · {backend} "
+            f"{source.label} → {domain} {level_label(level)} · {backend} "
             f"researchers · audit budget {fmt_budget(budget) if budget is not None else DASH}"
         )
         tables.append(
@@ -940,24 +931,15 @@ def _transfer_tables(rows: Sequence[MetricRow]) -> list[Table]:
     return tables
 
 
-CONTROL_PREFIXES = (
-    "frontier_safety:",
-    "frontier_safety_fixed:",
-    "frontier_usefulness:",
-    "auditor_tpr",
-    "auditor_fpr",
-    "frontier_stack_gain",
-)
+_AUDITOR_METRICS = ("auditor_tpr", "auditor_fpr")
+CONTROL_FAMILIES = (*FRONTIER_FAMILIES, *_AUDITOR_METRICS, "frontier_stack_gain")
+"""Metric families shown in the safety-and-usefulness section."""
 BEST_SINGLE = "best single protocol"
 """Column group of the frontier's single-protocol monitor."""
 
 
 def _is_control(row: MetricRow) -> bool:
-    return row.metric.startswith(CONTROL_PREFIXES)
-
-
-def _defer(metric: str) -> float:
-    return float(metric.rpartition("defer_")[2])
+    return row.metric in CONTROL_FAMILIES
 
 
 def frontier_monitors(
@@ -971,7 +953,8 @@ def frontier_monitors(
     frontier point, each gets its own group under its key instead.
 
     Args:
-        rows: ``frontier_*`` rows of one scope.
+        rows: Rows of the frontier families (:data:`~proctor.analysis.rows.FRONTIER_FAMILIES`)
+            of one scope.
 
     Returns:
         (group label, {(metric kind, defer fraction, audit budget): row}) pairs.
@@ -983,12 +966,14 @@ def frontier_monitors(
             stack = r.budget is None and r.protocol in STACKS
             label = str(r.protocol) if stack else key_label(r.protocol, r.budget)
             group = label if stack or by_key else BEST_SINGLE
-            cell = (r.metric.partition(":")[0], _defer(r.metric), r.audit_budget)
+            if r.defer is None:
+                raise ValueError(f"a {r.metric!r} row without its defer fraction")
+            cell = (r.metric, r.defer, r.audit_budget)
             mine = groups.setdefault(group, {})
             if cell in mine:
                 if by_key or stack:
                     raise ValueError(
-                        f"two {r.metric!r} rows for {label} in {Scope.of(r).label}"
+                        f"two {r.name!r} rows for {label} in {Scope.of(r).label}"
                         + ("" if r.audit_budget is None else f" at audit {r.audit_budget:g}")
                     )
                 return None
@@ -1018,9 +1003,7 @@ def _control_tables(rows: Sequence[MetricRow]) -> list[Table]:
     against the worst organism, without the adaptive one where it ran, and usefulness); then
     one table of the auditor's accuracy over every scope."""
     tables = []
-    frontier = [
-        r for r in rows if r.metric.startswith("frontier_") and r.metric != "frontier_stack_gain"
-    ]
+    frontier = [r for r in rows if r.metric in FRONTIER_FAMILIES]
     gains = sorted(
         (r for r in rows if r.metric == "frontier_stack_gain"), key=lambda r: Scope.of(r).sort_key()
     )
@@ -1062,7 +1045,7 @@ def _control_tables(rows: Sequence[MetricRow]) -> list[Table]:
             body.append(line)
         tables.append(Table(scope.label, header, body))
     auditor = sorted(
-        (r for r in rows if r.metric.startswith(("auditor_tpr", "auditor_fpr"))),
+        (r for r in rows if r.metric in _AUDITOR_METRICS),
         key=lambda r: (
             Scope.of(r).sort_key(),
             r.metric != "auditor_fpr",
@@ -1122,7 +1105,7 @@ def _other_table(rows: Sequence[MetricRow]) -> list[Table]:
         rows,
         key=lambda r: (
             Scope.of(r).sort_key(),
-            r.metric,
+            r.name,
             key_order(r.protocol, r.budget),
             disposition_key(r.disposition),
             -math.inf if r.audit_budget is None else r.audit_budget,
@@ -1135,7 +1118,7 @@ def _other_table(rows: Sequence[MetricRow]) -> list[Table]:
             r.backend,
             key_label(r.protocol, r.budget) if r.protocol is not None else "",
             disposition_label(r.disposition),
-            r.metric,
+            r.name,
             "" if r.audit_budget is None else fmt_budget(r.audit_budget),
             fmt_cell(r),
         ]
