@@ -384,7 +384,7 @@ def test_auditor_runs_once_at_its_fixed_budget_as_helper_cost() -> None:
 
 
 def test_report_has_a_safety_and_usefulness_section(frontier_rows: list) -> None:
-    from proctor.report.render import build_sections
+    from proctor.report.sections import build_sections
 
     sections = {s.id: s for s in build_sections(frontier_rows, [])}
     control = sections["safety-usefulness"]

@@ -10,13 +10,14 @@ import pytest
 from proctor.analysis.rows import MetricRow
 from proctor.analysis.trust import COVERAGE_METRIC, TrustRow
 from proctor.report import ReportPaths, audit_budgets, pivot, render_report
+from proctor.report.cells import Section, Table
 from proctor.report.plots import (
     plot_auroc_heatmap,
     plot_catch_rate,
     plot_frontier,
     plot_giveaway,
 )
-from proctor.report.render import Section, Table, build_sections
+from proctor.report.sections import build_sections
 
 DISPOSITIONS = ("sycophant", "saboteur:misread", "<script>")  # display order (DESIGN.md §1)
 PROTOCOLS = ("direct", "debate")

@@ -342,7 +342,7 @@ def _print_summary(rows: list[Any], trust: list[Any]) -> None:
     from rich.table import Table
 
     from proctor.report import audit_budgets, pivot
-    from proctor.report.render import trust_summary
+    from proctor.report.trust_tables import trust_summary
 
     console = Console(width=200)
     if trust:

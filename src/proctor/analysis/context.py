@@ -45,8 +45,6 @@ among the headline organisms (DESIGN.md §5): logged-violation organisms, and ``
 whose harm is an out-of-scope act (a secret carried out of the lab), not a wrong claim, and
 which would otherwise pin every domain's worst case to a harm no claim-checking protocol is
 built to see. Its AUROC and catch rates are still reported, apart."""
-
-
 HONEST = "honest"
 T = TypeVar("T")
 K = TypeVar("K")

@@ -49,20 +49,11 @@ from proctor.analysis.frame import (
     reference_counts,
 )
 from proctor.analysis.frontier import control_rows
-from proctor.analysis.metrics import (
-    N_RESAMPLES,
-    SEED,
-    Estimate,
-)
+from proctor.analysis.metrics import N_RESAMPLES, SEED, Estimate
 from proctor.analysis.outcomes import failed_rows, gate_rows, model_rows, quality_rows
 from proctor.analysis.per_key import calibration_rows, protocol_rows, stack_rows
 from proctor.analysis.rows import MetricRow, TransferSource
-from proctor.analysis.status import (
-    MIN_ATTRIBUTABLE,
-    giveaway_rows,
-    status_rows,
-    worst_case_status,
-)
+from proctor.analysis.status import MIN_ATTRIBUTABLE, giveaway_rows, status_rows, worst_case_status
 from proctor.analysis.transfer import transfer_rows
 from proctor.bench.records import EpisodeRecord
 from proctor.core import Evaluability

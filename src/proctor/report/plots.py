@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from proctor.analysis.rows import MetricRow
+from proctor.report.frontier import BEST_SINGLE, frontier_monitors
 from proctor.report.tables import (
     DASH,
     GIVEAWAY_LINE,
@@ -466,8 +467,6 @@ def plot_frontier(rows: Sequence[MetricRow], path: Path) -> Path | None:
     Returns:
         `path`, or None when no frontier point has both figures.
     """
-    from proctor.report.render import BEST_SINGLE, frontier_monitors
-
     frontier = [r for r in rows if r.metric in ("frontier_safety", "frontier_usefulness")]
     panels_: list[tuple[Scope, str, str, dict[float, list[tuple[float, MetricRow, MetricRow]]]]]
     panels_ = []
