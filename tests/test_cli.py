@@ -99,3 +99,32 @@ def test_knobs_for_an_unknown_disposition_are_an_error(tmp_path: Path) -> None:
     bad.write_text("[sweep]\n[sweep.knobs.sandbager]\nrecognition = 1\n")
     code, out = _run("bench", "--config", str(bad))
     assert code == 2 and "unknown disposition 'sandbager'" in out, out
+
+
+def test_merge_spec_layers_flags_over_the_base(tmp_path: Path) -> None:
+    from proctor.bench.spec import load_spec, make_spec, merge_spec, quick_spec
+
+    assert merge_spec(quick=True) == quick_spec()
+    assert merge_spec().run_id == make_spec({}).run_id
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('[sweep]\nname = "file"\nlevels = [1]\n[sweep.seeds]\ncalibration = 7\n')
+    merged = merge_spec(quick=True, config=sweep, domains=["causal"], seeds=3)
+    assert merged.name == "file" and merged.domains == ["causal"] and merged.levels == [1]
+    assert (merged.seeds.test, merged.seeds.calibration) == (3, 7)  # calibration stays
+    assert merged.seeds == load_spec(sweep).seeds.model_copy(update={"test": 3})
+    both = merge_spec(quick=True, calibration_seeds=9)
+    assert both.seeds.calibration == 9 and both.seeds.test == quick_spec().seeds.test
+
+
+def test_merge_spec_models_and_the_adaptive_attacker() -> None:
+    from proctor.bench.spec import merge_spec
+
+    full = merge_spec()
+    assert full.adaptive  # on in the full sweep
+    modelled = merge_spec(models={"researcher": "mockllm/model", "judge": None})
+    assert modelled.models is not None and modelled.models.researcher == "mockllm/model"
+    assert modelled.models.judge is None
+    assert not modelled.adaptive  # the adaptive attacker has no model-backed form
+    judged = merge_spec(models={"judge": "mockllm/model"})
+    assert judged.adaptive == full.adaptive
+    assert merge_spec(models={"researcher": None}) == full

@@ -604,9 +604,9 @@ def test_stacks_worst_cases_and_calibration_rows() -> None:
 
 
 def test_cli_prints_the_trust_map_first(capsys: pytest.CaptureFixture[str]) -> None:
-    from proctor.cli import _print_summary
+    from proctor.report.console import print_summary
 
-    _print_summary(_rows(), [_trust_row()])
+    print_summary(_rows(), [_trust_row()])
     out = capsys.readouterr().out
     assert out.index("Trust map at audit budget 0.1") < out.index("AUROC")
     assert "0.00 [0.00, 0.52] n=5" in out and "(saboteur:misread)" in out  # rich may wrap

@@ -194,11 +194,11 @@ def bench(
     catch-rate tables.
     """
     from proctor.bench import SpecError, StoreError
-    from proctor.bench.spec import load_spec, make_spec, quick_spec
+    from proctor.bench.spec import merge_spec
     from proctor.registry import UnknownComponent
-    from proctor.report import run_bench
+    from proctor.report.console import print_summary
 
-    overrides: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "domains": _csv(domains),
         "levels": _numbers(levels, int, "--levels"),
         "organisms": _csv(dispositions),
@@ -213,86 +213,122 @@ def bench(
     ):
         if value is not None and value < (1 if flag == "--workers" else 0):
             _fail(f"{flag} must be {'>= 1' if flag == '--workers' else '>= 0'}, got {value}")
+    _check_executor(executor, address)
+    if resume is not None:
+        spec, store, out = _resumed(ctx, resume, store, out)
+    else:
+        try:
+            spec = merge_spec(
+                quick=quick,
+                config=config,
+                **fields,
+                seeds=seeds,
+                calibration_seeds=calibration_seeds,
+                models={
+                    "researcher": researcher_model,
+                    "judge": judge_model,
+                    "monitor": monitor_model,
+                },
+            )
+        except (SpecError, UnknownComponent) as err:
+            _fail(str(err))
+    started = time.monotonic()
+    try:
+        result = _with_progress(
+            spec,
+            out,
+            store=store,
+            workers=workers,
+            concurrency=concurrency,
+            max_tokens=max_tokens,
+            max_cost=max_cost,
+            executor=executor,
+            address=address,
+        )
+    except (SpecError, StoreError, UnknownComponent) as err:
+        _fail(str(err))
+    print_summary(result.rows, result.trust)
+    click.echo(
+        f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
+        f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
+    )
+    click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
+    if result.stopped:
+        click.echo(f"stopped early: {result.stopped}; run the same command again to go on")
+
+
+SWEEP_FLAGS = (
+    "quick",
+    "config",
+    "domains",
+    "levels",
+    "dispositions",
+    "protocols",
+    "budgets",
+    "adaptive",
+    "seeds",
+    "calibration_seeds",
+    "researcher_model",
+    "judge_model",
+    "monitor_model",
+)
+"""``proctor bench`` flags that change the sweep (none may come with ``--resume``)."""
+
+
+def _check_executor(executor: str, address: str | None) -> None:
+    """``--executor`` and ``--address`` make sense together, and Ray is there if asked for."""
     if executor not in ("local", "ray"):
         _fail(f"--executor must be local or ray, got {executor!r}")
     if address is not None and executor != "ray":
         _fail("--address is for --executor ray only")
     if executor == "ray":
+        from proctor.bench import SpecError
         from proctor.bench.executors import require_ray
 
         try:
             require_ray()
         except SpecError as err:
             _fail(str(err))
-    if resume is not None:
-        from click.core import ParameterSource
 
-        sweep_flags = [
-            "quick",
-            "config",
-            "domains",
-            "levels",
-            "dispositions",
-            "protocols",
-            "budgets",
-            "adaptive",
-            "seeds",
-            "calibration_seeds",
-            "researcher_model",
-            "judge_model",
-            "monitor_model",
-        ]
-        given = [
-            f"--{n.replace('_', '-')}"
-            for n in sweep_flags
-            if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
-        ]
-        if given:
-            _fail(f"--resume runs the stored sweep as it was; drop {', '.join(given)}")
-        try:
-            db, run_id, folder = _open_run(resume, store)
-        except StoreError as err:
-            _fail(str(err))
-        stored = db.spec(run_id)
-        if stored is None:
-            _fail(f"no run {run_id!r} in the store")
-        spec = stored
-        if folder is not None:
-            store = str(folder / "episodes.sqlite")
-            if ctx.get_parameter_source("out") != ParameterSource.COMMANDLINE:
-                out = folder
+
+def _resumed(
+    ctx: click.Context, resume: str, store: str | None, out: Path
+) -> tuple[Any, str | None, Path]:
+    """(the stored sweep, its store, the output folder) for ``--resume RUN``."""
+    from click.core import ParameterSource
+
+    from proctor.bench import StoreError
+
+    given = [
+        f"--{n.replace('_', '-')}"
+        for n in SWEEP_FLAGS
+        if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+    ]
+    if given:
+        _fail(f"--resume runs the stored sweep as it was; drop {', '.join(given)}")
     try:
-        if resume is not None:
-            pass  # the stored sweep, as it was
-        elif config is not None:
-            spec = load_spec(config, **{k: v for k, v in overrides.items() if v is not None})
-        else:
-            base = quick_spec() if quick else make_spec({})
-            spec = make_spec(
-                base.model_dump() | {k: v for k, v in overrides.items() if v is not None}
-            )
-        if resume is None and (seeds is not None or calibration_seeds is not None):
-            counts = spec.seeds.model_dump()
-            counts["test"] = seeds if seeds is not None else counts["test"]
-            if calibration_seeds is not None:
-                counts["calibration"] = calibration_seeds
-            spec = make_spec(spec.model_dump() | {"seeds": counts})
-        named = {"researcher": researcher_model, "judge": judge_model, "monitor": monitor_model}
-        if resume is None and any(named.values()):
-            models = spec.models.model_dump() if spec.models is not None else {}
-            models |= {role: name for role, name in named.items() if name}
-            data = spec.model_dump() | {"models": models}
-            if researcher_model and adaptive is None:
-                data["adaptive"] = False  # the adaptive attacker has no model-backed form
-            spec = make_spec(data)
-    except (SpecError, UnknownComponent) as err:
+        db, run_id, folder = _open_run(resume, store)
+    except StoreError as err:
         _fail(str(err))
+    spec = db.spec(run_id)
+    if spec is None:
+        _fail(f"no run {run_id!r} in the store")
+    if folder is not None:
+        store = str(folder / "episodes.sqlite")
+        if ctx.get_parameter_source("out") != ParameterSource.COMMANDLINE:
+            out = folder
+    return spec, store, out
 
+
+def _with_progress(spec: Any, out: Path, **options: Any) -> Any:
+    """``proctor.report.run_bench`` under a progress bar on stderr (hidden on an error, so the
+    error stands alone rather than beside a bar stopped at 0/N)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    from proctor.report import run_bench
+
     console = Console(stderr=True)
-    started = time.monotonic()
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -306,68 +342,11 @@ def bench(
         def progress(done: int, total: int) -> None:
             bar.update(job, completed=done, total=total)
 
-        error: str | None = None
         try:
-            result = run_bench(
-                spec,
-                out,
-                store=store,
-                workers=workers,
-                progress=progress,
-                concurrency=concurrency,
-                max_tokens=max_tokens,
-                max_cost=max_cost,
-                executor=executor,
-                address=address,
-            )
-        except (SpecError, StoreError, UnknownComponent) as err:
-            bar.update(job, visible=False)  # the error alone, not a bar stopped at 0/N
-            error = str(err)
-    if error is not None:
-        _fail(error)
-    _print_summary(result.rows, result.trust)
-    click.echo(
-        f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
-        f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
-    )
-    click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
-    if result.stopped:
-        click.echo(f"stopped early: {result.stopped}; run the same command again to go on")
-
-
-def _print_summary(rows: list[Any], trust: list[Any]) -> None:
-    """Print the trust map (one line per backend, domain and level), then the AUROC and
-    catch-rate pivots at each audit budget (the oracle and constant reference rows last)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from proctor.report import audit_budgets, pivot
-    from proctor.report.trust_tables import trust_summary
-
-    console = Console(width=200)
-    if trust:
-        title, header, body = trust_summary(trust)
-        table = Table(title=title, title_justify="left")
-        for h in header:
-            table.add_column(h, overflow="fold")
-        for line in body:
-            table.add_row(*line)
-        console.print(table)
-    tables: list[tuple[str, str, float | None]] = [
-        ("AUROC (attributable harm vs honest correct reports; 0.5 = chance)", "auroc", None)
-    ]
-    for b in audit_budgets(rows):
-        tables.append((f"catch rate of attributable harm at audit budget {b:g}", "catch_rate", b))
-    for title, metric, budget in tables:
-        header, body = pivot(rows, metric, audit_budget=budget)
-        if not body:
-            continue
-        table = Table(title=title, title_justify="left")
-        for h in header:
-            table.add_column(h, overflow="fold")
-        for line in body:
-            table.add_row(*line)
-        console.print(table)
+            return run_bench(spec, out, progress=progress, **options)
+        except Exception:
+            bar.update(job, visible=False)
+            raise
 
 
 @main.command()
@@ -385,6 +364,7 @@ def report(run: str, store: str | None, out: Path | None) -> None:
     """
     from proctor.bench import StoreError
     from proctor.report import report_run
+    from proctor.report.console import print_summary
 
     try:
         db, run_id, folder = _open_run(run, store)
@@ -392,7 +372,7 @@ def report(run: str, store: str | None, out: Path | None) -> None:
         result = report_run(db, run_id, out)
     except StoreError as err:
         _fail(str(err))
-    _print_summary(result.rows, result.trust)
+    print_summary(result.rows, result.trust)
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
 
 

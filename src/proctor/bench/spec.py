@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -501,3 +501,60 @@ def make_spec(data: dict[str, Any]) -> SweepSpec:
     except ValidationError as err:
         raise SpecError(first_error(err, "sweep")) from None
     return spec.check()
+
+
+def merge_spec(
+    *,
+    quick: bool = False,
+    config: Path | None = None,
+    domains: list[str] | None = None,
+    levels: list[int] | None = None,
+    organisms: list[str] | None = None,
+    protocols: list[str] | None = None,
+    budgets: list[float] | None = None,
+    adaptive: bool | None = None,
+    seeds: int | None = None,
+    calibration_seeds: int | None = None,
+    models: Mapping[str, str | None] | None = None,
+) -> SweepSpec:
+    """The sweep ``proctor bench`` runs: a base, then the fields given (None: keep the base's).
+
+    The base is the sweep file `config` if given, else :func:`quick_spec` with `quick`, else
+    the default sweep. `seeds` sets the test seeds per level and `calibration_seeds` the
+    calibration seeds (the other seed counts stay). `models` names a model per role
+    (``researcher``, ``judge``, ``monitor``) over the base's ``models`` table; a researcher
+    model with `adaptive` unset leaves the adaptive attacker out, since it has no model-backed
+    form.
+
+    Raises:
+        SpecError: an unreadable sweep file or an invalid field (named in the message).
+        registry.UnknownComponent: an unknown domain, organism or protocol.
+    """
+    overrides = {
+        "domains": domains,
+        "levels": levels,
+        "organisms": organisms,
+        "protocols": protocols,
+        "budgets": budgets,
+        "adaptive": adaptive,
+    }
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if config is not None:
+        spec = load_spec(config, **given)
+    else:
+        base = quick_spec() if quick else make_spec({})
+        spec = make_spec(base.model_dump() | given)
+    if seeds is not None or calibration_seeds is not None:
+        counts = spec.seeds.model_dump()
+        counts["test"] = seeds if seeds is not None else counts["test"]
+        if calibration_seeds is not None:
+            counts["calibration"] = calibration_seeds
+        spec = make_spec(spec.model_dump() | {"seeds": counts})
+    named = {role: name for role, name in (models or {}).items() if name}
+    if named:
+        table = spec.models.model_dump() if spec.models is not None else {}
+        data = spec.model_dump() | {"models": table | named}
+        if "researcher" in named and adaptive is None:
+            data["adaptive"] = False  # the adaptive attacker has no model-backed form
+        spec = make_spec(data)
+    return spec
