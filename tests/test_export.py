@@ -21,6 +21,7 @@ from proctor.bench.spec import make_spec
 from proctor.bench.store import Store
 from proctor.cli import main
 from proctor.core import Claim, ClaimGrade, Grade, Report, Verdict
+from proctor.models.client import generate_config
 from proctor.models.meter import ModelLog, ModelUsage, Transcript
 from proctor.researchers import ResearcherSpec
 
@@ -190,6 +191,13 @@ def test_export_round_trips_through_inspect(tmp_path: Path) -> None:
     log = read_eval_log(str(paths[0]))
     assert log.status == "success" and log.eval.model == MOCK
     assert log.eval.model_roles is not None and log.eval.model_roles["judge"].model == JUDGE
+    # the log states the settings the bench's models ran with (one GenerateConfig builder):
+    # ModelSettings.timeout bounds one request, Inspect's attempt_timeout
+    spec = store.spec(run_id)
+    assert spec is not None and spec.models is not None
+    config = log.eval.model_roles["judge"].config
+    assert config == generate_config(spec.models)
+    assert config.attempt_timeout == spec.models.timeout and config.timeout is None
     assert log.samples is not None
     samples = {s.id: s for s in log.samples}
     assert sorted(samples) == ["a1", "b2"]

@@ -306,20 +306,14 @@ def _log(store: Store, run_id: str, model: str, samples: list[Any], created: str
     from inspect_ai.model import GenerateConfig, ModelConfig
 
     from proctor import __version__
+    from proctor.models.client import generate_config
 
     spec = store.spec(run_id)
     settings = spec.models if spec is not None else None
     roles: dict[str, Any] = {}
     config = GenerateConfig()
     if settings is not None:
-        config = GenerateConfig(
-            temperature=settings.temperature,
-            seed=settings.seed,
-            max_tokens=settings.max_output_tokens,
-            max_retries=settings.max_retries,
-            timeout=settings.timeout,
-            max_connections=settings.max_connections,
-        )
+        config = generate_config(settings)
         for role in ("judge", "debater", "monitor"):
             if name := settings.model_for(role):
                 roles[role] = ModelConfig(model=name, config=config)

@@ -180,22 +180,35 @@ _models: dict[tuple[str, str], Any] = {}
 """Inspect models of this process, by name, settings and endpoints."""
 
 
+def generate_config(settings: ModelSettings) -> Any:
+    """Inspect's ``GenerateConfig`` for a sweep's model settings: the one mapping from
+    :class:`~proctor.models.settings.ModelSettings` to Inspect, used by the models the bench
+    calls and by the eval logs that describe them (``proctor export``).
+
+    ``settings.timeout`` bounds one request (Inspect's ``attempt_timeout``, after which the
+    request is retried), not Inspect's whole retry loop (its ``timeout``).
+    """
+    from inspect_ai.model import GenerateConfig
+
+    return GenerateConfig(
+        max_retries=settings.max_retries,
+        attempt_timeout=settings.timeout,
+        max_connections=settings.max_connections,
+        temperature=settings.temperature,
+        seed=settings.seed,
+        max_tokens=settings.max_output_tokens,
+    )
+
+
 def _model(name: str, settings: ModelSettings) -> Any:
     """The Inspect model for `name` under `settings` (one per process and settings)."""
     # Providers read their endpoint from the environment when built: a new endpoint is a new model.
     endpoints = sorted((k, v) for k, v in os.environ.items() if k.endswith("_BASE_URL"))
     key = (name, settings.model_dump_json() + json.dumps(endpoints))
     if key not in _models:
-        from inspect_ai.model import GenerateConfig, get_model
+        from inspect_ai.model import get_model
 
-        config = GenerateConfig(
-            max_retries=settings.max_retries,
-            attempt_timeout=settings.timeout,
-            max_connections=settings.max_connections,
-            temperature=settings.temperature,
-            seed=settings.seed,
-            max_tokens=settings.max_output_tokens,
-        )
+        config = generate_config(settings)
         args: dict[str, Any] = {}
         if name.startswith("mockllm/"):
             from proctor.models.player import mock_outputs
