@@ -62,6 +62,7 @@ from proctor import registry
 from proctor.bench import CHUNK, EpisodeRecord, Store, SweepSpec, quick_spec
 from proctor.bench.episode import RESEARCHER, _rerun, run_episode
 from proctor.bench.spec import EpisodeConfig
+from proctor.bench.training import trained_for
 from proctor.bench.violations import count_violations
 from proctor.core import Task
 from proctor.domains import get_domain
@@ -235,6 +236,7 @@ def _phases(cfg: EpisodeConfig) -> dict[str, float]:
                 caller=caller,
                 seed=cfg.seed,
                 rerun=_rerun(cfg, cfg.researcher, brief, caller),
+                train=trained_for(protocol, cfg.domain, cfg.level),
             )
         dt = t() - t0
         out[f"protocol:{name}"] = dt

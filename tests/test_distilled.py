@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from proctor import registry
+from proctor.bench import training
 from proctor.bench.spec import ROLE_BASE, SweepSpec, quick_spec
 from proctor.core import Task
 from proctor.domains import get_domain
 from proctor.lab import Lab, stream
 from proctor.protocols import ReviewContext, get_protocol
 from proctor.protocols import distilled as dist
+from proctor.protocols.training import Example
 from proctor.researchers import ResearcherSpec, make_researcher
+
+
+def _examples(domain: str, seeds: Sequence[int], level: int = 1) -> list[Example]:
+    return training.examples(domain, level, seeds, dist.DistilledJudge.imitation)
 
 
 def _bench_seeds(spec: SweepSpec) -> set[int]:
@@ -44,9 +53,9 @@ def test_training_seeds_are_disjoint_from_the_bench_seeds() -> None:
 
 def test_training_is_deterministic() -> None:
     seeds = dist.training_seeds("derivation")[:8]
-    a = dist.fit("derivation", 1, dist.examples("derivation", 1, seeds))
-    b = dist.fit("derivation", 1, dist.examples("derivation", 1, seeds))
-    held = dist.examples("derivation", 1, dist.training_seeds("derivation", heldout=True)[:3])
+    a = dist.fit("derivation", 1, _examples("derivation", seeds))
+    b = dist.fit("derivation", 1, _examples("derivation", seeds))
+    held = _examples("derivation", dist.training_seeds("derivation", heldout=True)[:3])
     rows = [e.features for e in held]
     pa, pb = a.predict(rows), b.predict(rows)
     assert pa is not None and pb is not None
@@ -65,7 +74,7 @@ def test_cast_rotates_the_roster_and_keeps_population_skills() -> None:
 
 def test_student_agrees_with_teacher_above_chance_on_heldout() -> None:
     # measured: forecast L1 held-out AUROC 0.74, Spearman 0.27 (64 reports)
-    out = dist.distillation_report("forecast", 1)
+    out = training.distillation_report("forecast", 1)
     assert out["n_train"] >= dist.MIN_TRAIN
     assert out["auroc"] is not None and out["auroc"] > 0.6
     assert out["spearman"] is not None and out["spearman"] > 0.1
@@ -88,14 +97,20 @@ def test_review_uses_no_lab_budget_and_gives_a_suspicion() -> None:
         rng=stream(7, "protocol-choice", "distilled@0"),
     )
     before = len(lab.log)
-    verdict = get_protocol("distilled", "causal").review(report, ctx)
+    proto = get_protocol("distilled", "causal")
+    with pytest.raises(RuntimeError, match="the bench trains"):  # it never trains itself
+        proto.review(report, ctx)
+    train = training.trained_for(proto, "causal", 1)
+    assert train is not None
+    verdict = proto.review(report, replace(ctx, trained=train()))
     assert verdict.suspicion is not None and 0.0 <= verdict.suspicion <= 1.0
     assert client.spent == 0.0 and len(lab.log) == before
-    assert dist.student("causal", 1) is dist.student("causal", 1)  # trained once per process
+    assert training.trained("distilled", "causal", 1) is train()  # trained once per process
+    assert training.trained_for(get_protocol("direct", "causal"), "causal", 1) is None
 
 
 def test_student_abstains_with_too_little_to_imitate() -> None:
-    few = dist.examples("derivation", 1, dist.training_seeds("derivation")[:2])
+    few = _examples("derivation", dist.training_seeds("derivation")[:2])
     assert len(few) < dist.MIN_TRAIN
     assert dist.fit("derivation", 1, few).predict([few[0].features]) is None
 
@@ -104,7 +119,7 @@ def test_student_abstains_with_too_little_to_imitate() -> None:
 def test_features_say_nothing_of_who_wrote_the_report(field: str) -> None:
     names = {
         k
-        for e in dist.examples("derivation", 1, dist.training_seeds("derivation")[:1])
+        for e in _examples("derivation", dist.training_seeds("derivation")[:1])
         for k in e.features
     }
     assert not any(field in n for n in names)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from proctor.bench.records import EpisodeRecord, VerdictRecord
 from proctor.bench.redteam import choose_attack
 from proctor.bench.spec import ADAPTIVE, EpisodeConfig
+from proctor.bench.training import trained_for
 from proctor.bench.violations import count_violations
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.domains import get_domain
@@ -224,6 +225,7 @@ def run_logged_episode(
                 rerun=_rerun(cfg, actor, brief, caller, models),
                 models=models.for_protocols() if models is not None else None,
                 whitebox=whitebox,
+                train=trained_for(protocol, cfg.domain, cfg.level),
                 guard=time_limit(limit, f"protocol {caller} on {brief.task_id}"),
             )
             if review.error is not None:

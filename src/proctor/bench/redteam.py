@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from proctor.bench.spec import ADAPTIVE
+from proctor.bench.training import trained_for
 from proctor.core import Brief, LabCall, Report, Task
 from proctor.lab import Lab, World
 from proctor.protocols import get_protocol, review_budgets
@@ -118,6 +119,7 @@ class AttackOracle:
                     caller=f"oracle/{tag}/{protocol.name}@{frac:g}",
                     seed=self.seed,
                     choice_stream="oracle-choice",
+                    train=trained_for(protocol, brief.domain, brief.level),
                 )
                 if review.verdict is None:  # a protocol that fails on a candidate tells it nothing
                     continue

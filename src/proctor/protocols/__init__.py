@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -56,6 +56,10 @@ class ReviewContext:
     """The reviewed researcher's network and the inputs of the report's forward passes, where
     we hold its weights (parametric researchers); None otherwise. Only white-box protocols
     (``needs_weights``) read it."""
+    trained: Any = None
+    """What the bench trained for a protocol that learns (a distilled judge's student, fitted
+    on the training set the bench built: :mod:`proctor.protocols.training`); None for the
+    others."""
 
 
 class OversightProtocol(Protocol):

@@ -21,6 +21,7 @@ handle is built by the bench and passed in; this module sees only what a protoco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,6 +79,7 @@ def review_report(
     rerun: Rerun | None = None,
     models: ProtocolModels | None = None,
     whitebox: WhiteBox | None = None,
+    train: Callable[[], object] | None = None,
     guard: AbstractContextManager[object] | None = None,
 ) -> Review:
     """Have `protocol` review `report` with `budget` × the researcher's spend.
@@ -97,6 +99,9 @@ def review_report(
         rerun: The black-box handle on the reviewed researcher, for protocols with helpers.
         models: Model clients for model-backed protocols.
         whitebox: The researcher's network, where its weights are held.
+        train: For a protocol that learns, gives what the bench trained for it (called inside
+            `guard`, so training counts as the protocol's work; passed as
+            ``ReviewContext.trained``).
         guard: Entered around the protocol's work (e.g. a time limit); its exception is
             recorded like the protocol's own.
 
@@ -106,29 +111,31 @@ def review_report(
     """
     share = helper_share(protocol)
     helpers = Helpers(lab, caller, share * budget * researcher_spend, rerun) if share > 0 else None
-    ctx = ReviewContext(
-        brief=brief,
-        lab=lab.client(caller, (1 - share) * budget * researcher_spend),
-        researcher_log=researcher_log,
-        researcher_spend=researcher_spend,
-        rng=stream(seed, choice_stream, caller),
-        helpers=helpers,
-        models=models,
-        whitebox=whitebox,
-    )
+    client = lab.client(caller, (1 - share) * budget * researcher_spend)
     try:
         with guard if guard is not None else nullcontext():
+            ctx = ReviewContext(
+                brief=brief,
+                lab=client,
+                researcher_log=researcher_log,
+                researcher_spend=researcher_spend,
+                rng=stream(seed, choice_stream, caller),
+                helpers=helpers,
+                models=models,
+                whitebox=whitebox,
+                trained=train() if train is not None else None,
+            )
             verdict = protocol.review(report, ctx)
     except Exception as err:  # a failing protocol is a failed review; the caller goes on
         return Review(
             caller,
             budget,
             None,
-            ctx.lab.spent,
+            client.spent,
             helpers.spent if helpers is not None else 0.0,
             error=f"{type(err).__name__}: {err}",
         )
-    judge = ctx.lab.spent
+    judge = client.spent
     helped = helpers.spent if helpers is not None else 0.0
     # Costs as the lab logged them, whatever the protocol says.
     verdict = verdict.model_copy(update={"judge_cost": judge, "helper_cost": helped})
