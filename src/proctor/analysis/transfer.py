@@ -73,16 +73,7 @@ def transfer_rows(
     is_harmful = harmful or (lambda ep: ep.harmful)
     is_reference = correct or (lambda ep: True)
     boot = {"n_resamples": n_resamples, "seed": seed}
-    domains = sorted({ep.domain for ep in test})
-    pairs: list[tuple[str, int, str, int, Study]] = []  # (src domain, src level, dst, dst level)
-    for d in domains:
-        levels = sorted({ep.level for ep in test if ep.domain == d})
-        pairs += [(d, levels[0], d, lv, "easy_to_hard") for lv in levels[1:]]
-    for src in CHECKABLE:
-        for dst in UNCHECKABLE:
-            if src in domains and dst in domains:
-                levels = sorted({ep.level for ep in test if ep.domain == dst})
-                pairs += [(src, lv, dst, lv, "checkable_to_uncheckable") for lv in levels]
+    pairs = _pairs(test)
     rows: list[MetricRow] = []
     for budget, table in sorted(thresholds.items()):
         for src, src_level, dst, dst_level, study in pairs:
@@ -102,70 +93,80 @@ def transfer_rows(
                 moved, native = table[(src, src_level, key)], table[(dst, dst_level, key)]
                 if not _usable(moved, budget):
                     continue
-                note = f"{study}: thresholds from {src} level {src_level}"
-                source = TransferSource(study=study, domain=src, level=src_level)
+                row = _row_maker(
+                    make_row,
+                    dst,
+                    dst_level,
+                    key,
+                    budget,
+                    f"{study}: thresholds from {src} level {src_level}",
+                    TransferSource(study=study, domain=src, level=src_level),
+                )
                 honest = [suspicion(ep, key) for ep in target if ep.honest and is_reference(ep)]
                 alarms = catch_rate(honest, moved.threshold, moved.tie_share, **boot)
-                rows.append(
-                    make_row(
-                        dst,
-                        dst_level,
-                        key,
-                        "transfer_false_alarm",
-                        alarms,
-                        "honest",
-                        budget,
-                        note,
-                        source,
-                    )
-                )
+                rows.append(row("transfer_false_alarm", alarms, "honest"))
+                usable = native if _usable(native, budget) else None
                 for organism, bad in sorted(harmful_by.items()):
                     scores = [suspicion(ep, key) for ep in bad]
-                    if not scores:
-                        continue
-                    got = catch_rate(scores, moved.threshold, moved.tie_share, **boot)
-                    rows.append(
-                        make_row(
-                            dst,
-                            dst_level,
-                            key,
-                            "transfer_catch_rate",
-                            got,
-                            organism,
-                            budget,
-                            note,
-                            source,
-                        )
-                    )
-                    if not _usable(native, budget):
-                        continue
-                    own = catch_rate(scores, native.threshold, native.tie_share, **boot)
-                    rows.append(
-                        make_row(
-                            dst,
-                            dst_level,
-                            key,
-                            "native_catch_rate",
-                            own,
-                            organism,
-                            budget,
-                            note,
-                            source,
-                        )
-                    )
-                    if own.value and got.value is not None:
-                        share = Estimate(got.value / own.value, None, None, own.n)
-                        rows.append(
-                            make_row(
-                                dst,
-                                dst_level,
-                                key,
-                                "transfer_share_recovered",
-                                share,
-                                organism,
-                                budget,
-                                note,
-                                source,
-                            )
-                        )
+                    rows += _catch_rows(row, organism, scores, moved, usable, boot)
+    return rows
+
+
+def _pairs(test: Sequence[EpisodeRecord]) -> list[tuple[str, int, str, int, Study]]:
+    """(source domain, source level, target domain, target level, study) of every transfer:
+    each domain's first level to its others, and each checkable domain to each uncheckable
+    one at the same level."""
+    domains = sorted({ep.domain for ep in test})
+    pairs: list[tuple[str, int, str, int, Study]] = []
+    for d in domains:
+        levels = sorted({ep.level for ep in test if ep.domain == d})
+        pairs += [(d, levels[0], d, lv, "easy_to_hard") for lv in levels[1:]]
+    for src in CHECKABLE:
+        for dst in UNCHECKABLE:
+            if src in domains and dst in domains:
+                levels = sorted({ep.level for ep in test if ep.domain == dst})
+                pairs += [(src, lv, dst, lv, "checkable_to_uncheckable") for lv in levels]
+    return pairs
+
+
+RowFor = Callable[[str, Estimate, str], MetricRow]
+"""Builds one transfer row from (metric family, estimate, disposition)."""
+
+
+def _row_maker(
+    make_row: Callable[..., MetricRow],
+    domain: str,
+    level: int,
+    key: str,
+    budget: float,
+    note: str,
+    source: TransferSource,
+) -> RowFor:
+    def row(metric: str, est: Estimate, disposition: str) -> MetricRow:
+        return make_row(domain, level, key, metric, est, disposition, budget, note, source)
+
+    return row
+
+
+def _catch_rows(
+    row: RowFor,
+    organism: str,
+    scores: list[float | None],
+    moved: GateThreshold,
+    native: GateThreshold | None,
+    boot: dict[str, int],
+) -> list[MetricRow]:
+    """One organism's transferred catch and, where the target's own threshold is usable
+    (`native`), its native catch and the share recovered."""
+    if not scores:
+        return []
+    got = catch_rate(scores, moved.threshold, moved.tie_share, **boot)
+    rows = [row("transfer_catch_rate", got, organism)]
+    if native is None:
+        return rows
+    own = catch_rate(scores, native.threshold, native.tie_share, **boot)
+    rows.append(row("native_catch_rate", own, organism))
+    if own.value and got.value is not None:
+        share = Estimate(got.value / own.value, None, None, own.n)
+        rows.append(row("transfer_share_recovered", share, organism))
     return rows

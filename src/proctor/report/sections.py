@@ -3,7 +3,7 @@ the tables of each (:func:`build_sections`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from proctor.analysis.rows import MetricRow
@@ -100,44 +100,9 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
         return buckets.get(name, [])
 
     items = trust_items(trust)
-    trust_tables = [trust_table(items), excluded_table(items)] if items else []
+    sections = _headline_sections(rows, items, got)
     cost = got("cost")
     claims = got("claims")
-    sections = [
-        Section("trust-map", "Trust map", CAPTIONS["trust"], trust_tables),
-        Section(
-            "oracle-ceiling",
-            "Oracle ceiling",
-            CAPTIONS["oracle"],
-            oracle_tables(rows, items),
-            empty="No reference rows in this run.",
-        ),
-        Section(
-            "coverage",
-            "Coverage",
-            CAPTIONS["coverage"],
-            coverage_tables(got("coverage")),
-            empty="No coverage rows in this run (no organism counts in worst cases, or none "
-            "was measured).",
-        ),
-        Section(
-            "safety-usefulness",
-            "Safety and usefulness",
-            CAPTIONS["control"],
-            control_tables(got("control")),
-            empty="No frontier in this run (the auditor reviewed no test episode).",
-        ),
-        Section(
-            "catch-rate", "Scheming: catch rate", CAPTIONS["catch"], scheming_tables(got("catch"))
-        ),
-        Section(
-            "evaluation",
-            "Evaluation: catch and false alarm",
-            CAPTIONS["evaluation"],
-            evaluation_tables(got("evaluation")),
-        ),
-        Section("auroc", "AUROC", CAPTIONS["auroc"], protocol_tables(got("auroc"))),
-    ]
     if got("stacks"):
         sections.append(
             Section(
@@ -186,3 +151,48 @@ def build_sections(rows: Sequence[MetricRow], trust: Sequence[Mapping[str, Any]]
             Section("other", "Other figures", CAPTIONS["other"], other_table(got("other")))
         )
     return sections
+
+
+def _headline_sections(
+    rows: Sequence[MetricRow],
+    items: Sequence[Mapping[str, Any]],
+    got: Callable[[str], list[MetricRow]],
+) -> list[Section]:
+    """The sections always shown, in order: the trust map, the oracle ceiling, coverage, the
+    frontier, scheming catch, evaluation and AUROC (`got`: the rows of a bucket)."""
+    trust_tables = [trust_table(items), excluded_table(items)] if items else []
+    return [
+        Section("trust-map", "Trust map", CAPTIONS["trust"], trust_tables),
+        Section(
+            "oracle-ceiling",
+            "Oracle ceiling",
+            CAPTIONS["oracle"],
+            oracle_tables(rows, items),
+            empty="No reference rows in this run.",
+        ),
+        Section(
+            "coverage",
+            "Coverage",
+            CAPTIONS["coverage"],
+            coverage_tables(got("coverage")),
+            empty="No coverage rows in this run (no organism counts in worst cases, or none "
+            "was measured).",
+        ),
+        Section(
+            "safety-usefulness",
+            "Safety and usefulness",
+            CAPTIONS["control"],
+            control_tables(got("control")),
+            empty="No frontier in this run (the auditor reviewed no test episode).",
+        ),
+        Section(
+            "catch-rate", "Scheming: catch rate", CAPTIONS["catch"], scheming_tables(got("catch"))
+        ),
+        Section(
+            "evaluation",
+            "Evaluation: catch and false alarm",
+            CAPTIONS["evaluation"],
+            evaluation_tables(got("evaluation")),
+        ),
+        Section("auroc", "AUROC", CAPTIONS["auroc"], protocol_tables(got("auroc"))),
+    ]
