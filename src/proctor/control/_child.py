@@ -7,13 +7,17 @@ runs, this script:
 
 1. sets the resource limits (CPU, address space, file size, processes; no core files), moves the
    process into a new network namespace with no interfaces up (``unshare(CLONE_NEWNET)``; needs
-   root, skipped elsewhere), asks the kernel to kill it when its parent dies, and as root drops
-   every capability, so that the hard limits cannot be raised again;
-2. installs the audit hook (PEP 578) built by :func:`build`, and puts its stand-ins for the
-   three functions that raise no audit event of their own where the import system and
-   ``subprocess`` call them (``_posixsubprocess.fork_exec``; ``_imp.create_dynamic`` and
-   ``_imp.create_builtin``, which would load native code or a fresh, unreplaced copy of a
-   module);
+   root, skipped elsewhere), asks the kernel to kill it when its parent dies, as root drops
+   every capability, so that the hard limits cannot be raised again, then applies Landlock and the
+   seccomp filter of :mod:`proctor.control._kernel` (whose source the parent sends ahead of this
+   file's): from here on the kernel refuses, whatever the code does, every change outside the
+   working directory; a kernel without them ends the run before the code starts (status 70);
+2. installs the audit hook (PEP 578) built by :func:`build` — the *recorder*: it refuses early
+   and records what passes through Python — and puts its stand-ins for the functions that raise
+   no audit event of their own where the import system, ``subprocess`` and ``os`` call them
+   (``_posixsubprocess.fork_exec``; ``_imp.create_dynamic`` and ``_imp.create_builtin``, which
+   would load native code or a fresh, unreplaced copy of a module; ``mknod``, ``mkfifo``,
+   ``setsid``, ``setpgid`` and ``setpgrp``, which the kernel refuses too);
 3. runs the code as ``__main__`` (file name ``<run_python>``), with the working directory first
    on ``sys.path`` and every path entry outside Python's prefixes removed.
 
@@ -22,15 +26,20 @@ traceback of a refusal) and from there the functions it calls, so nothing reacha
 may be changed: every function :func:`build` makes gets all it uses as *positional default
 arguments* (held in an immutable tuple), never as a closure variable (a closure's cells can be
 rewritten), a module global or a builtin looked up at call time (both can be rebound), and keeps
-its tables in tuples, frozensets and read-only mappings. Replacing the code or the defaults of
+its tables in tuples and frozensets (a read-only mapping is not enough: comparing one with a
+``dict`` subclass hands the subclass the mapping underneath). Replacing the code or the defaults of
 one of these functions is refused. The hook never calls code the program could supply: paths
 are read from plain ``str``, ``bytes``, file descriptors and pathlib's own path objects (through
 their slots) only; any other path-like object is refused. ``tests/test_sandbox.py`` checks that
 no function here loads a global or a closure variable.
 
-A record is one line holding the ``repr`` of a tuple of strings (the parent reads it with
-``ast.literal_eval``): ``(kind, event, detail, target, "w" or "")`` for an attempt, ``("netns",
-"1" or "0")`` once at the start, and ``("end",)`` after the code has finished.
+A record is one line, written by one ``write`` of fewer than ``PIPE_BUF`` bytes (so never
+interleaved with anything else written to the pipe): the marker ``\x1e``, then the ``repr`` of a
+tuple of strings (the parent reads it with ``ast.literal_eval``): ``(kind, event, detail,
+target, "w" or "")`` for an attempt, ``("netns", "1" or "0")`` and ``("kernel", <Landlock ABI>)``
+once at the start, and ``("end",)`` after the code has finished. The code can write to the pipe
+too (its number is no secret); the parent finds every record by its marker, whatever was
+written before it on the line, and records anything else on the channel as tampering.
 """
 
 import sys
@@ -82,9 +91,35 @@ PROCESS_EVENTS = frozenset(
 )
 """Audit events refused as kind ``process``: new processes, signals, limits, native code."""
 INTERPRETER_EVENTS = frozenset(
-    {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"}
+    {
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys._current_frames",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.cdata/buffer",
+    }
 )
-"""Audit events refused as kind ``interpreter``: ways to reach the hook's own objects."""
+"""Audit events refused as kind ``interpreter``: ways to reach the hook's own objects or the
+interpreter's raw memory through ``ctypes``. (A code object built by hand, ``code.__new__``, is
+let through: ``types.coroutine`` makes one whenever ``asyncio`` is imported.)"""
+STAND_INS = ("mknod", "mkfifo", "setsid", "setpgid", "setpgrp")
+"""Functions of ``os`` (and ``posix``) that raise no audit event: each is replaced by a stand-in
+that records and refuses the call (the kernel refuses the system call too)."""
+CTYPES_STAND_INS = (
+    "memmove",
+    "memset",
+    "string_at",
+    "wstring_at",
+    "_string_at",
+    "_wstring_at",
+)
+"""``ctypes`` helpers that reach raw memory without an audit event: replaced, with the addresses
+they are built from, by stand-ins that record and refuse. (``cast`` stays: SciPy calls it when
+imported; with it, or a ``Union`` of an integer and a pointer, code can still reach raw memory
+without an event, and so blind this recorder; the kernel's half is unaffected.)"""
+SQLITE_ATTACH, SQLITE_DENY = 24, 1
 FILE_EVENTS = {
     "os.listdir": ((0,), (), -1),
     "os.scandir": ((0,), (), -1),
@@ -150,12 +185,11 @@ def build(
     import stat
     import types
 
-    proxy = types.MappingProxyType
     pipe = os.fstat(fd)
     pipe_id = (pipe.st_dev, pipe.st_ino)
     slot = pathlib.PurePath.__dict__
-    file_table = proxy(dict(FILE_EVENTS))
-    network_table = proxy(dict(NETWORK_EVENTS))
+    file_table = tuple(FILE_EVENTS.items())
+    network_table = tuple(NETWORK_EVENTS.items())
     load_dynamic, load_builtin = _imp.create_dynamic, _imp.create_builtin
     replaced = frozenset({"_imp", "_posixsubprocess"})  # modules of which no fresh copy is made
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -283,6 +317,13 @@ def build(
             todo.extend(target.split("/")[::-1])
         return done or "/"
 
+    def row(table: tuple[tuple[str, Any], ...], key: str) -> Any:
+        """The value for `key` in a table of pairs (a tuple: nothing the code can change)."""
+        for name, value in table:
+            if name == key:
+                return value
+        return None
+
     def under(path: str, dirs: tuple[str, ...]) -> bool:
         """Whether `path` is one of `dirs` or inside one."""
         for d in dirs:  # noqa: SIM110  (a generator expression would be a closure)
@@ -356,6 +397,7 @@ def build(
         _allowed: Any = allowed,
         _under: Any = under,
         _file_verdict: Any = file_verdict,
+        _row: Any = row,
         _files: Any = file_table,
         _network: Any = network_table,
         _process: Any = PROCESS_EVENTS,
@@ -377,8 +419,9 @@ def build(
             if _type(flags) is _int and (flags & _write_flags) != 0:
                 write = True
             return _file_verdict(event, args[0], write)
-        if event in _files:
-            reads, writes, dir_at = _files[event]
+        spec = _row(_files, event)
+        if spec is not None:
+            reads, writes, dir_at = spec
             dir_fd = args[dir_at] if 0 <= dir_at < _len(args) else None
             if event == "os.symlink":  # it must point inside, resolved from the link's directory
                 link, target = _path_text(args[1]), _path_text(args[0])
@@ -395,9 +438,10 @@ def build(
                     if found is not None:
                         return found
             return None
-        if event in _network:
+        where_at = _row(_network, event)
+        if where_at is not None:
             address = ""
-            for i in _network[event]:
+            for i in where_at:
                 if i < _len(args) and args[i] is not None:
                     address += (":" if address else "") + _text(args[i])
             return ("network", "reach " + address, address, False, True)
@@ -437,25 +481,58 @@ def build(
         _fstat: Any = posix.fstat,
         _write: Any = posix.write,
         _repr: Any = repr,
+        _len: Any = len,
         _Error: Any = BaseException,
     ) -> None:
-        """One line on the record channel, if it is still the pipe the parent gave."""
+        """One record on the channel (one write, under ``PIPE_BUF``: never interleaved), if the
+        descriptor is still the pipe the parent gave."""
         try:
             now = _fstat(_fd)
             if (now.st_dev, now.st_ino) == _pipe:
-                _write(_fd, (_repr(fields) + "\n").encode())
+                line = ("\x1e" + _repr(fields) + "\n").encode("utf-8", "surrogateescape")
+                if _len(line) < 4000:
+                    _write(_fd, line)
         except _Error:
             pass
+
+    def attach(
+        action: Any,
+        name: Any,
+        _a: Any = None,
+        _b: Any = None,
+        _c: Any = None,
+        _type: Any = type,
+        _str: Any = str,
+        _resolve: Any = resolve,
+        _allowed: Any = allowed,
+        _record: Any = record,
+        _attach: Any = SQLITE_ATTACH,
+        _deny: Any = SQLITE_DENY,
+    ) -> int:
+        """SQLite's authorizer on every connection: ``ATTACH`` (and ``VACUUM INTO``, which
+        attaches its target) of a file outside the directory is refused and recorded; SQLite
+        opens such files in C, where no audit event sees them."""
+        if action != _attach or _type(name) is not _str or name == "" or name == ":memory:":
+            return 0
+        if name.startswith("file:"):
+            name = name[5:].partition("?")[0]
+        where = _resolve(name)
+        if _allowed(where, True):
+            return 0
+        _record(("filesystem", "sqlite3.attach", "write " + where, where, "w"))
+        return _deny
 
     def hook(
         event: str,
         args: tuple[Any, ...],
         _decide: Any = decide,
         _record: Any = record,
+        _attach: Any = attach,
         _len: Any = len,
         _watched: Any = frozenset(
             {
                 "open",
+                "sqlite3.connect/handle",
                 "ctypes.dlopen",
                 "ctypes.dlsym",
                 "object.__setattr__",
@@ -472,6 +549,13 @@ def build(
         """The audit hook: refuse and record, record honeypot touches, let the rest pass."""
         if event not in _watched:
             return
+        if event == "sqlite3.connect/handle":
+            try:
+                args[0].set_authorizer(_attach)
+            except _Error:
+                _record(("interpreter", event, "the sandbox could not watch this database", "", ""))
+                raise _Refused("sandbox: a database the sandbox cannot watch is refused") from None
+            return
         try:
             verdict = _decide(event, args)
         except _Error:
@@ -481,6 +565,8 @@ def build(
         kind, detail, target, write, refused = verdict
         if _len(detail) > 500:
             detail = detail[:500] + "..."
+        if _len(target) > 1000:
+            target = target[:1000] + "..."
         _record((kind, event, detail, target, "w" if write else ""))
         if refused:
             raise _Refused("sandbox: " + event + " refused (" + kind + ": " + detail + ")")
@@ -491,6 +577,24 @@ def build(
         """Stands in for ``_posixsubprocess.fork_exec`` (which raises no audit event)."""
         _record(("process", "_posixsubprocess.fork_exec", "start a program", "", ""))
         raise _Refused("sandbox: starting a program is refused")
+
+    def refuse(
+        _a: Any = None,
+        _b: Any = None,
+        _c: Any = None,
+        _d: Any = None,
+        _kind: Any = "process",
+        _what: Any = "",
+        _record: Any = record,
+        _Refused: Any = PermissionError,
+        **_kwargs: Any,
+    ) -> NoReturn:
+        """Stands in for a function that raises no audit event (:data:`STAND_INS`,
+        :data:`CTYPES_STAND_INS`): :func:`_setup` makes a copy for each, with `_kind` and
+        `_what` (its name) set. Extra positional arguments can change what is recorded, never
+        what is done: the real function is not reachable from here."""
+        _record((_kind, _what, "call " + _what, "", ""))
+        raise _Refused("sandbox: " + _what + " is refused")
 
     def create_dynamic(
         spec: Any,
@@ -543,13 +647,16 @@ def build(
         "text": text,
         "path_text": path_text,
         "resolve": resolve,
+        "row": row,
         "under": under,
         "allowed": allowed,
         "file_verdict": file_verdict,
         "decide": decide,
         "record": record,
+        "attach": attach,
         "hook": hook,
         "fork_exec": fork_exec,
+        "refuse": refuse,
         "create_dynamic": create_dynamic,
         "create_builtin": create_builtin,
     }
@@ -563,12 +670,14 @@ def build(
 def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     """Apply the limits and install the hook; return the compiled code, its globals and the
     writer of the closing record."""
+    import _ctypes
     import _imp
     import _posixsubprocess
     import builtins
     import ctypes
     import json
     import os
+    import posix
     import resource
     import signal
     import traceback  # noqa: F401  (imported now, for the error report of the code)
@@ -598,11 +707,14 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)
         data = (ctypes.c_uint32 * 6)()
         libc.capset(header, data)
-
-    # 2. The hook.
     workdir = os.path.realpath(config["workdir"])
     prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
     python_dirs = tuple(sorted({os.path.realpath(p) for p in prefixes}))
+    # The kernel's half (proctor.control._kernel, sent ahead of this file): irreversible.
+    landlock = restrict_files((workdir,), python_dirs)  # type: ignore[name-defined]  # noqa: F821
+    install_seccomp(keep_fd=int(config["fd"]))  # type: ignore[name-defined]  # noqa: F821
+
+    # 2. The hook.
     pid = os.getpid()
     own = {f"/proc/{pid}/{name}" for name in ("maps", "stat", "status")}
     made = build(
@@ -615,6 +727,28 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     _posixsubprocess.fork_exec = made["fork_exec"]
     _imp.create_dynamic = made["create_dynamic"]
     _imp.create_builtin = made["create_builtin"]
+    refuse = made["refuse"]
+    blank = (refuse.__defaults__ or ())[:4]
+
+    def stand_in(kind: str, what: str) -> Callable[..., Any]:
+        return types.FunctionType(
+            refuse.__code__,
+            {"__builtins__": {}},
+            what.rpartition(".")[2],
+            (*blank, kind, what, made["record"], PermissionError),
+        )
+
+    for module in (os, posix):
+        for name in STAND_INS:
+            if hasattr(module, name):
+                kind = "filesystem" if name.startswith("mk") else "process"
+                setattr(module, name, stand_in(kind, "os." + name))
+    for name in CTYPES_STAND_INS:
+        if hasattr(ctypes, name):
+            setattr(ctypes, name, stand_in("interpreter", "ctypes." + name.lstrip("_")))
+    for module in (ctypes, _ctypes):
+        for name in [n for n in vars(module) if n.endswith("_addr") and n.startswith("_")]:
+            setattr(module, name, 0)
 
     # 3. The code's world: its directory first on the path, nothing outside Python's prefixes.
     under = made["under"]
@@ -627,6 +761,7 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     code = compile(source, "<run_python>", "exec", dont_inherit=True)
     record = made["record"]
     record(("netns", "1" if netns else "0"))
+    record(("kernel", str(landlock)))
     sys.addaudithook(made["hook"])
     return code, main.__dict__, lambda _record=record: _record(("end",))
 
