@@ -135,8 +135,8 @@ FILE_EVENTS = {
     "os.truncate": ((), (0,), -1),
     "os.setxattr": ((), (0,), -1),
     "os.removexattr": ((), (0,), -1),
-    "os.rename": ((), (0, 1), -1),
-    "os.link": ((0,), (1,), -1),
+    "os.rename": ((), (0, 1), -2),
+    "os.link": ((0,), (1,), -2),
     "os.symlink": ((), (1,), 2),
     "shutil.copyfile": ((0,), (1,), -1),
     "shutil.copymode": ((0,), (1,), -1),
@@ -149,7 +149,8 @@ FILE_EVENTS = {
     "tempfile.mkdtemp": ((), (0,), -1),
     "sqlite3.connect": ((), (0,), -1),
 }
-"""Audit events on paths -> (indices of paths read, indices written, index of ``dir_fd``)."""
+"""Audit events on paths -> (indices of paths read, indices written, index of ``dir_fd``; -2:
+each path ``i`` has its own at ``2 + i``, as ``src_dir_fd`` and ``dst_dir_fd``)."""
 BLAS_SYMBOLS = ("openblas", "scipy_openblas", "omp_", "mkl_", "MKL_", "blis", "bli_", "flexiblas")
 """Symbols ``ctypes`` may look up: the thread controls ``threadpoolctl`` calls (scikit-learn)."""
 SYSTEM_DIRS = ("/sys/devices/system/cpu", "/sys/fs/cgroup", "/usr/share/zoneinfo")
@@ -434,9 +435,17 @@ def build(
                     return ("filesystem", "symlink to " + pointed, pointed, True, True)
             for at in reads + writes:
                 if at < _len(args):
+                    if dir_at == -2:
+                        dir_fd = args[2 + at] if 2 + at < _len(args) else None
                     found = _file_verdict(event, args[at], at in writes, dir_fd)
                     if found is not None:
                         return found
+            return None
+        if event == "socket.__new__":  # only IP sockets: the kernel refuses the rest as well
+            family = args[1] if _len(args) > 1 else None
+            if _type(family) is _int and family != 2 and family != 10 and family != -1:
+                shown = _text(family)
+                return ("network", "open a socket of family " + shown, "", False, True)
             return None
         where_at = _row(_network, event)
         if where_at is not None:
@@ -527,12 +536,11 @@ def build(
         args: tuple[Any, ...],
         _decide: Any = decide,
         _record: Any = record,
-        _attach: Any = attach,
         _len: Any = len,
         _watched: Any = frozenset(
             {
                 "open",
-                "sqlite3.connect/handle",
+                "socket.__new__",
                 "ctypes.dlopen",
                 "ctypes.dlsym",
                 "object.__setattr__",
@@ -548,13 +556,6 @@ def build(
     ) -> None:
         """The audit hook: refuse and record, record honeypot touches, let the rest pass."""
         if event not in _watched:
-            return
-        if event == "sqlite3.connect/handle":
-            try:
-                args[0].set_authorizer(_attach)
-            except _Error:
-                _record(("interpreter", event, "the sandbox could not watch this database", "", ""))
-                raise _Refused("sandbox: a database the sandbox cannot watch is refused") from None
             return
         try:
             verdict = _decide(event, args)
@@ -577,6 +578,73 @@ def build(
         """Stands in for ``_posixsubprocess.fork_exec`` (which raises no audit event)."""
         _record(("process", "_posixsubprocess.fork_exec", "start a program", "", ""))
         raise _Refused("sandbox: starting a program is refused")
+
+    def connect(
+        database: Any,
+        timeout: Any = 5.0,
+        detect_types: Any = 0,
+        isolation_level: Any = "DEFERRED",
+        check_same_thread: Any = True,
+        factory: Any = None,
+        cached_statements: Any = 128,
+        uri: Any = False,
+        _real: Any = None,
+        _attach: Any = attach,
+    ) -> Any:
+        """Stands in for ``sqlite3.connect``: the connection it returns has :func:`attach` as
+        its authorizer (the audit event of a new connection comes before it can take one)."""
+        if factory is None:
+            con = _real(
+                database,
+                timeout=timeout,
+                detect_types=detect_types,
+                isolation_level=isolation_level,
+                check_same_thread=check_same_thread,
+                cached_statements=cached_statements,
+                uri=uri,
+            )
+        else:
+            con = _real(
+                database,
+                timeout=timeout,
+                detect_types=detect_types,
+                isolation_level=isolation_level,
+                check_same_thread=check_same_thread,
+                factory=factory,
+                cached_statements=cached_statements,
+                uri=uri,
+            )
+        con.set_authorizer(_attach)
+        return con
+
+    def os_open(
+        path: Any,
+        flags: Any,
+        mode: Any = 0o777,
+        dir_fd: Any = None,
+        _real: Any = posix.open,
+        _file_verdict: Any = file_verdict,
+        _record: Any = record,
+        _type: Any = type,
+        _int: Any = int,
+        _len: Any = len,
+        _write_flags: Any = write_flags,
+        _Refused: Any = PermissionError,
+    ) -> Any:
+        """Stands in for ``os.open``, whose audit event does not carry ``dir_fd``: a path
+        relative to a descriptor is checked against the descriptor's directory first."""
+        if dir_fd is None:
+            return _real(path, flags, mode)
+        write = _type(flags) is _int and (flags & _write_flags) != 0
+        verdict = _file_verdict("open", path, write, dir_fd)
+        if verdict is not None:
+            kind, detail, target, write, refused = verdict
+            if _len(target) > 1000:
+                target = target[:1000] + "..."
+            _record((kind, "open", detail[:500], target, "w" if write else ""))
+            if refused:
+                raise _Refused("sandbox: open refused (" + kind + ": " + detail[:500] + ")")
+        return _real(path, flags, mode, dir_fd=dir_fd)
 
     def refuse(
         _a: Any = None,
@@ -656,6 +724,8 @@ def build(
         "attach": attach,
         "hook": hook,
         "fork_exec": fork_exec,
+        "os_open": os_open,
+        "connect": connect,
         "refuse": refuse,
         "create_dynamic": create_dynamic,
         "create_builtin": create_builtin,
@@ -738,6 +808,15 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
             (*blank, kind, what, made["record"], PermissionError),
         )
 
+    os.open = posix.open = made["os_open"]
+    import sqlite3
+
+    real = sqlite3.connect
+    connect = made["connect"]
+    defaults = list(connect.__defaults__ or ())
+    defaults[-2] = real  # `_real`
+    connect.__defaults__ = tuple(defaults)
+    sqlite3.connect = sqlite3.dbapi2.connect = connect
     for module in (os, posix):
         for name in STAND_INS:
             if hasattr(module, name):

@@ -1,55 +1,57 @@
-"""Run Python code in a sandbox: a private directory, hard resource limits, no network, and a
-record of every refused attempt.
+"""Run Python code in a sandbox: a private directory, a boundary the kernel enforces, hard
+resource limits, no network, and a record of every refused attempt.
 
 :func:`run_sandboxed` runs `code` in a fresh ``python -I`` subprocess (isolated mode: no user site,
 no ``PYTHON*`` variables, the script's directory not on the path) whose working directory is a
 new temporary directory holding the given files; the directory is removed afterwards, and the
 files the code created or changed there come back in the result.
 
-**Hard limits** (enforced by the kernel, whatever the code does):
+**The boundary is the kernel's** (:mod:`proctor.control._kernel`), set by the child on itself
+before the code runs and irreversible after:
 
+* Landlock: the working directory may be read and changed; Python's prefixes, the system's
+  libraries and a few system files may be read; nothing else can be opened, created, removed,
+  renamed, linked, truncated or made a device or FIFO, by any path (``..``, symbolic links,
+  ``dir_fd``, hard links, native code, SQLite's own file calls); no TCP port can be bound or
+  reached; no signal reaches a process outside. It holds for root too;
+* a seccomp filter: no new programs or processes (threads only), no ``setsid``/``setpgid`` (so
+  the process-group kill below holds), no ``mknod``, mounts, namespaces, ``ptrace``,
+  ``io_uring``, BPF, kernel modules or sockets other than IP ones; the record channel can be
+  neither closed nor replaced;
 * resource limits: CPU seconds (``RLIMIT_CPU``), address space (``RLIMIT_AS``), size of any
-  file written (``RLIMIT_FSIZE``), processes (``RLIMIT_NPROC``, which Linux does not enforce
-  for root), no core files;
+  file written (``RLIMIT_FSIZE``), processes (``RLIMIT_NPROC``), no core files; as root every
+  capability is dropped first, so the limits cannot be raised again;
 * a wall-clock limit: the child runs in its own session and process group, which is killed
-  (``SIGKILL``) when the time is up, when its output passes the limit, and after it exits, so no
-  stray process it started outlives it; the kernel also kills it if this process dies;
-* no network: the child moves into a new network namespace with no interface up
-  (``unshare(CLONE_NEWNET)``). That needs root (or ``CAP_SYS_ADMIN``); elsewhere the step is
-  skipped and the audit hook is the only guard (:attr:`SandboxResult.network_namespace` says
-  which held);
-* as root, the child drops every capability before the code runs, so it cannot raise its hard
-  limits again (it still owns root's files: the filesystem rules below are not hard limits).
+  (``SIGKILL``) when the time is up, when its output passes the limit, and after it exits; the
+  kernel also kills it if this process dies;
+* no network: a new network namespace with no interface up (``unshare(CLONE_NEWNET)``, as root;
+  :attr:`SandboxResult.network_namespace` says whether it held), beneath Landlock's TCP rule.
 
-**The audit hook** (PEP 578, ``sys.addaudithook``), installed before the code runs and
-impossible to remove from Python, refuses (``PermissionError``) and records: network access
-(connect, bind, send, name lookups, the standard library's clients), file access outside the
-working directory (writes anywhere else; reads anywhere else except Python's own prefixes, for
-imports, and a few system files that numerical libraries read), leaving the directory,
-new processes (fork, exec, spawn, ``subprocess``, ``os.system``), signals, raising limits,
-loading native code from outside Python's prefixes (``ctypes``, extension modules written into
-the directory), and introspection that could reach the hook (``gc.get_objects`` and the like).
-Paths are resolved like ``os.path.realpath`` (``..`` and symbolic links do not get around the
-rule). Reading a **honeypot** file is allowed and recorded. See :mod:`proctor.control._child`
-for how the hook is kept out of the code's reach.
+A kernel that cannot do this (not Linux, not x86-64, no Landlock) gets
+:class:`SandboxUnavailable` with one line saying which: the sandbox fails closed.
 
-Each refused attempt is written at once, as one line, to a pipe only the parent reads: code
-cannot take back what was written, and a record channel that falls silent before the code ends
-is itself recorded (kind ``interpreter``).
+**The recorder.** The audit hook (PEP 578, ``sys.addaudithook``; :mod:`proctor.control._child`),
+installed before the code runs and impossible to remove from Python, refuses early and records:
+network access, file access outside the directory (writes anywhere else; reads anywhere else but
+Python's prefixes and a few system files), leaving the directory, new processes, signals, raising
+limits, loading native code from outside Python's prefixes, ``ctypes``' raw-memory helpers, and
+introspection that could reach the hook; SQLite's ``ATTACH`` and ``VACUUM INTO`` through an
+authorizer on every connection; ``mknod``, ``mkfifo``, ``setsid`` and ``setpgid`` through
+stand-ins. Reading a **honeypot** is allowed and recorded — by the hook, and by this process too,
+which watches the honeypots through inotify, so a read is recorded whatever the code did to its
+own interpreter. Each record is one atomic write to a pipe only this process reads: records are
+found by their marker whatever was written around them, at most
+:attr:`Limits.max_violations` are kept of each kind (the rest counted), anything else on the
+channel is itself recorded, and a run that ends without its closing record is recorded.
 
-**What it does not guard against.** Audit hooks are defence in depth, not a security boundary
-on their own (PEP 578 says as much): code that can write the interpreter's memory can switch
-the hook off, and ``ctypes``'s own memory helpers (``memmove``, ``string_at``: ``ctypes`` is
-loaded before the hook, because numpy needs it) can. Two functions raise no audit event and are
-replaced instead (``_posixsubprocess.fork_exec``, ``_imp.create_dynamic``); the replacement
-loader keeps the real one among its default arguments, within reach of code that looks for it.
-Paths are checked when the call is made, so another thread that swaps a symbolic link in between
-can win the race; ``os.open`` with ``dir_fd`` is checked against the working directory, not the
-descriptor's directory; ``os.stat`` and friends raise no audit event, so code can learn whether
-a file exists outside. A process that escapes the hook and calls ``setsid`` escapes the
-process-group kill. The directory's total size is bounded only by time (``RLIMIT_FSIZE`` limits
-each file, not their number). The hard limits hold in every one of these cases; the filesystem
-rules then do not. Linux only: :class:`SandboxUnavailable` elsewhere.
+**What the recorder misses** (the kernel still refuses; ``tests/test_sandbox_escapes.py`` holds
+each case): code that reaches raw memory without an audit event (``ctypes.cast``, which SciPy
+needs, or a ``Union`` of an integer and a pointer) can blind the hook; the real ``os.open`` and
+``sqlite3.connect`` sit among their stand-ins' default arguments, and a connection can drop its
+authorizer; a thread that swaps a symbolic link between the hook's check and the call can make
+the hook check the wrong file. ``os.stat`` raises no audit event and Landlock does not govern it:
+code can learn that a file exists outside, and its size and times. The directory's total size is
+bounded only by time (``RLIMIT_FSIZE`` limits each file, not their number).
 """
 
 from __future__ import annotations
