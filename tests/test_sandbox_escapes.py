@@ -157,6 +157,15 @@ ATTEMPTS: dict[str, tuple[set[str], str]] = {
     "gc.get_objects": ({INTERP}, "import gc\ngc.get_objects()"),
     "gc.get_referrers": ({INTERP}, "import gc\ngc.get_referrers(os)"),
     "sys._current_frames": ({INTERP}, "sys._current_frames()"),
+    "a fresh posix (the real mknod)": (
+        {INTERP},
+        "del sys.modules['posix']\nimport posix\nposix.mknod(OUT + '/node')",
+    ),
+    "a fresh _sqlite3 (the real connect)": (
+        {INTERP},
+        "del sys.modules['_sqlite3']\nimport _sqlite3",
+    ),
+    "a fresh _ctypes (the real memmove)": ({INTERP}, "del sys.modules['_ctypes']\nimport _ctypes"),
     "a fresh _posixsubprocess": (
         {INTERP},
         "del sys.modules['_posixsubprocess']\nimport _posixsubprocess",

@@ -192,7 +192,8 @@ def build(
     file_table = tuple(FILE_EVENTS.items())
     network_table = tuple(NETWORK_EVENTS.items())
     load_dynamic, load_builtin = _imp.create_dynamic, _imp.create_builtin
-    replaced = frozenset({"_imp", "_posixsubprocess"})  # modules of which no fresh copy is made
+    # modules the sandbox changes, of which no fresh copy may be made
+    replaced = frozenset({"_imp", "_posixsubprocess", "posix", "_ctypes", "_sqlite3"})
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def scalar(
@@ -406,6 +407,7 @@ def build(
         _python: Any = python_dirs,
         _blas: Any = BLAS_SYMBOLS,
         _write_flags: Any = write_flags,
+        _replaced: Any = replaced,
         _fcode: Any = types.FunctionType.__dict__["__code__"].__get__,
         _functype: Any = types.FunctionType,
         _ours: Any = frozenset(),
@@ -479,7 +481,7 @@ def build(
             if _type(target) is _functype and _fcode(target) in _ours:
                 return ("interpreter", "change the sandbox's " + name, "", False, True)
             return None
-        if event == "import" and (args[0] == "_imp" or args[0] == "_posixsubprocess"):
+        if event == "import" and args[0] in _replaced:
             return ("interpreter", "re-import " + _text(args[0]), "", False, True)
         return None
 
@@ -743,6 +745,7 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     import _ctypes
     import _imp
     import _posixsubprocess
+    import _sqlite3  # the C module only: `sqlite3` takes its connect from here when imported
     import builtins
     import ctypes
     import json
@@ -809,14 +812,11 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
         )
 
     os.open = posix.open = made["os_open"]
-    import sqlite3
-
-    real = sqlite3.connect
     connect = made["connect"]
     defaults = list(connect.__defaults__ or ())
-    defaults[-2] = real  # `_real`
+    defaults[-2] = _sqlite3.connect  # `_real`
     connect.__defaults__ = tuple(defaults)
-    sqlite3.connect = sqlite3.dbapi2.connect = connect
+    _sqlite3.connect = connect
     for module in (os, posix):
         for name in STAND_INS:
             if hasattr(module, name):
