@@ -6,7 +6,9 @@ once and registered for every domain. Where it must know the domain — how to t
 are about the same thing, what of a claim is its value, how to re-test a claim through the lab,
 which stated hypothesis a report disagrees with, what a reading judge looks for — it asks the
 domain's checks, found through the registry (:func:`domain_checks`). A domain registers its
-checks once, beside its world, researchers and organisms::
+checks once (a built-in domain in ``protocols/<domain>_checks.py``, the protocols' layer of its
+room, since checks produce findings and verdicts; a plugin beside its world, researchers and
+organisms, as ``tests/test_domain_plugin.py`` does in one file)::
 
     @registry.checks("mydomain")
     class MyChecks(DomainChecks):
