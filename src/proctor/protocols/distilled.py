@@ -91,7 +91,6 @@ from proctor.protocols.training import Example, Imitation
 
 __all__ = [
     "CAPABILITY_TEST_RATE",
-    "DOMAINS",
     "HELDOUT_SHARE",
     "MIN_TRAIN",
     "REPORTS_PER_TASK",
@@ -109,10 +108,9 @@ __all__ = [
     "training_seeds",
 ]
 
-DOMAINS = ("causal", "optimize", "derivation", "forecast")
-"""Domains ``distilled`` is registered for: every one where its teacher exists."""
 TEACHER = "replicate"
-"""The teacher: the most expensive standard protocol available in every domain."""
+"""The teacher: the most expensive standard protocol available in every domain (a family
+registered for every domain, so ``distilled`` is too)."""
 TEACHER_BUDGET = 1.0
 """The teacher's budget as a fraction of the researcher's spend."""
 TRAIN_BASE = 3_000_000
@@ -271,6 +269,7 @@ def fit(domain: str, level: int, train: Sequence[Example], seconds: float = 0.0)
     return Student(**{**student.__dict__, "model": model})
 
 
+@registry.protocol("distilled")
 class DistilledJudge:
     """Scores a report with the student of its (domain, level), which the bench trains (on an
     :class:`~proctor.protocols.training.Imitation` of ``replicate@1``) and passes in
@@ -313,7 +312,3 @@ class DistilledJudge:
             rationale=f"student of {TEACHER}@{TEACHER_BUDGET:g} ({model.n_labelled} training "
             f"reports; one-off teacher spend {model.teacher_spend:.1f} lab units)",
         )
-
-
-for _domain in DOMAINS:
-    registry.register("protocol", "distilled", DistilledJudge, _domain)
