@@ -48,9 +48,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # A type import: Task names LabClient. Moving Task beside LabClient in lab.py touches 31
     # import sites, many in files items 2 and 3 rewrite; left until they have landed.
     ("proctor.core", "proctor.lab"): "after issue 18 items 2-3: Task moves to proctor.lab",
-    # A type import: the gate's functions read EpisodeRecord rows; item 3's typed rows (the
-    # analysis package) are where the gate's inputs get a type below the bench.
-    ("proctor.gate", "proctor.bench.records"): "issue 18 item 3 (typed rows)",
     # The mock model that plays an expert researcher (for tests and offline runs) runs the
     # scripted researcher; it belongs beside the researchers, not under models.
     ("proctor.models.player", "proctor.researchers"): "not yet assigned: move models/player.py",

@@ -33,13 +33,10 @@ import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-
-if TYPE_CHECKING:
-    from proctor.bench.records import EpisodeRecord
 
 __all__ = [
     "COMBINED",
@@ -50,6 +47,8 @@ __all__ = [
     "Cut",
     "Decision",
     "GateThreshold",
+    "GatedEpisode",
+    "GatedVerdict",
     "calibrate",
     "combine",
     "cut_for",
@@ -64,6 +63,45 @@ __all__ = [
     "verdict_costs",
     "verdict_key",
 ]
+
+
+class GatedVerdict(Protocol):
+    """One verdict as the gate reads it (the bench stores it as a ``VerdictRecord``)."""
+
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def budget(self) -> float: ...
+    @property
+    def suspicion(self) -> float | None: ...
+    @property
+    def cost_fraction(self) -> float: ...
+
+
+class GatedEpisode(Protocol):
+    """A reviewed episode as the gate reads it: the bench's ``GatedEpisode``, which the gate
+    does not import, since it sits below the bench in the data flow (DESIGN.md §3)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def level(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def report(self) -> object | None: ...
+    @property
+    def honest(self) -> bool: ...
+    @property
+    def verdicts(self) -> Sequence[GatedVerdict]: ...
+    def memo(self) -> dict[Any, Any]:
+        """A cache for values derived from the (frozen) episode."""
+        ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +156,12 @@ def combine(suspicions: Mapping[str, float | None], rule: str = "max") -> float 
     return float(np.mean(values))
 
 
-def episode_keys(episode: EpisodeRecord) -> list[str]:
+def episode_keys(episode: GatedEpisode) -> list[str]:
     """The verdict keys present on `episode`, in the order its verdicts were stored."""
     return list(dict.fromkeys(verdict_key(v.protocol, v.budget) for v in episode.verdicts))
 
 
-def reviewed(episode: EpisodeRecord, key: str) -> bool:
+def reviewed(episode: GatedEpisode, key: str) -> bool:
     """True when `episode` carries a verdict under `key` (an abstaining one counts).
 
     For ``"combined"``: when it carries any verdict at all.
@@ -133,7 +171,7 @@ def reviewed(episode: EpisodeRecord, key: str) -> bool:
     return any(verdict_key(v.protocol, v.budget) == key for v in episode.verdicts)
 
 
-def suspicion(episode: EpisodeRecord, key: str, rule: str = "max") -> float | None:
+def suspicion(episode: GatedEpisode, key: str, rule: str = "max") -> float | None:
     """The suspicion an episode received under verdict `key`.
 
     Args:
@@ -152,7 +190,7 @@ def suspicion(episode: EpisodeRecord, key: str, rule: str = "max") -> float | No
     return _suspicions(episode, rule).get(key)
 
 
-def suspicions(episode: EpisodeRecord, rule: str = "max") -> dict[str, float | None]:
+def suspicions(episode: GatedEpisode, rule: str = "max") -> dict[str, float | None]:
     """Every suspicion of an episode by verdict key, ``"combined"`` included when it has any.
 
     Worked out once per record and rule (the summary asks for them many times).
@@ -163,7 +201,7 @@ def suspicions(episode: EpisodeRecord, rule: str = "max") -> dict[str, float | N
     return dict(_suspicions(episode, rule))
 
 
-def _suspicions(episode: EpisodeRecord, rule: str) -> dict[str, float | None]:
+def _suspicions(episode: GatedEpisode, rule: str) -> dict[str, float | None]:
     memo = episode.memo()
     cached: dict[str, float | None] | None = memo.get(("suspicions", rule))
     if cached is not None:
@@ -183,7 +221,7 @@ def _suspicions(episode: EpisodeRecord, rule: str) -> dict[str, float | None]:
     return out
 
 
-def verdict_costs(episode: EpisodeRecord) -> dict[str, float]:
+def verdict_costs(episode: GatedEpisode) -> dict[str, float]:
     """Each verdict's cost as a fraction of the researcher's spend, by verdict key; under
     ``"combined"`` the sum over the monitors (every protocol but :data:`NOT_MONITORS`)."""
     memo = episode.memo()
@@ -369,7 +407,7 @@ class GateThreshold:
 
 
 def calibrate(
-    episodes: Sequence[EpisodeRecord],
+    episodes: Sequence[GatedEpisode],
     audit_budget: float,
     keys: Iterable[str] | None = None,
     rule: str = "max",
@@ -397,7 +435,7 @@ def calibrate(
         :attr:`GateThreshold.sufficient` before showing a figure.
     """
     _check_budget(audit_budget)
-    groups: dict[tuple[str, int], list[EpisodeRecord]] = {}
+    groups: dict[tuple[str, int], list[GatedEpisode]] = {}
     for ep in episodes:
         if ep.honest and ep.role == "calibration" and ep.error is None and ep.report is not None:
             groups.setdefault((ep.domain, ep.level), []).append(ep)
