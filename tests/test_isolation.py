@@ -232,6 +232,22 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
         "helpers",
         "models",
         "whitebox",
+        "trained",
+    }
+    # What the bench trains for a learner (distilled's student) holds its fit, its feature
+    # names and what training cost: not the training reports, their writers or the truth.
+    from proctor.protocols.distilled import Student
+
+    assert {f.name for f in dataclasses.fields(Student)} == {
+        "domain",
+        "level",
+        "model",
+        "names",
+        "n_examples",
+        "n_labelled",
+        "teacher_spend",
+        "researcher_spend",
+        "seconds",
     }
     # A white-box handle holds the network and its forward passes' inputs, nothing else (what
     # the network itself may hold is checked in test_parametric.py).
