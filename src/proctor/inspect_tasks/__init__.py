@@ -288,9 +288,10 @@ class _EvalModels(ModelAccess):
 
 
 def _player_or(model: Model, name: str) -> Model:
-    """The model under evaluation, except ``mockllm/model``, which proctor's scripted
-    researchers play (:mod:`proctor.models.player`), as they do in ``proctor bench``."""
-    if not name.startswith("mockllm/"):
+    """The model under evaluation, except a plain ``mockllm/model``, which proctor's scripted
+    researchers play (:mod:`proctor.models.player`), as they do in ``proctor bench``. A mock
+    given a callable as its ``custom_outputs`` is used as it is."""
+    if not name.startswith("mockllm/") or callable(getattr(model.api, "outputs", None)):
         return model
     from proctor.models.player import mock_outputs
 
