@@ -143,9 +143,9 @@ def test_inspect_cli_finds_the_task_by_entry_point(tmp_path: Path) -> None:
     inspect = shutil.which("inspect", path=str(Path(sys.executable).parent))
     assert inspect is not None
     env = os.environ | {"INSPECT_LOG_DIR": str(tmp_path)}
+    args = ["proctor/causal", "--model", "mockllm/model", "--limit", "2", "-T", "level=2"]
     run = subprocess.run(
-        [inspect, "eval", "proctor/causal", "--model", "mockllm/model", "--limit", "2"]
-        + ["-T", "level=2", "-T", "protocols=direct", "--display", "none"],
+        [inspect, "eval", *args, "-T", "protocols=direct", "--display", "none"],
         capture_output=True,
         text=True,
         env=env,
