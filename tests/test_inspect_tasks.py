@@ -128,6 +128,9 @@ def test_a_model_that_never_reports_is_scored_not_crashed(tmp_path: Path) -> Non
         ({"seeds": 0}, "seeds must be >= 1"),
         ({"seeds": "a,b"}, "comma-separated integers"),
         ({"role": "secret"}, "role must be one of"),
+        ({"disposition": "saboteur:nope"}, "unknown disposition"),
+        ({"knobs": {"cunning": 1.0}}, "no model-backed form"),
+        ({"skill": "wizard"}, "wizard"),
     ],
 )
 def test_bad_task_arguments_name_the_problem(kwargs: dict[str, Any], needle: str) -> None:

@@ -55,7 +55,8 @@ from proctor.models.client import ToolRequest, Turn, _tool_info, require_inspect
 from proctor.models.settings import Role
 from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
 from proctor.researchers import ResearcherSpec, make_researcher
-from proctor.researchers.llm import brief_message
+from proctor.researchers.llm import LLM_KNOBS, brief_message
+from proctor.researchers.strategy import check_skill, variant_names
 
 __all__ = [
     "DEFAULT_SEEDS",
@@ -158,6 +159,13 @@ def proctor_task(
     for name in names:
         registry.lookup("protocol", name, domain)  # an unknown name fails here, with the list
     spec = ResearcherSpec.parse(disposition, skill=skill, budget=budget, knobs=knobs or {})
+    check_skill(spec, domain)
+    if spec.disposition_variant not in variant_names(domain):
+        known = ", ".join(variant_names(domain))
+        raise ValueError(f"unknown disposition {disposition!r} in {domain}; known: {known}")
+    unknown = set(spec.knobs) - set(LLM_KNOBS)
+    if unknown:
+        raise ValueError(f"knob(s) {sorted(unknown)} have no model-backed form; known: {LLM_KNOBS}")
     samples = []
     for seed in _seeds(seeds, role):
         setup = _Setup(domain, level, seed, capability_test_rate)
