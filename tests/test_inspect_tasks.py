@@ -138,9 +138,18 @@ def test_bad_task_arguments_name_the_problem(kwargs: dict[str, Any], needle: str
         proctor_task("causal", **kwargs)
 
 
+def _installed() -> bool:
+    """Whether `inspect eval proctor/causal` can find the task: proctor installed (so Inspect
+    names its tasks proctor/...) with its inspect_ai entry point."""
+    named = getattr(causal, "__registry_info__", None)
+    return getattr(named, "name", None) == "proctor/causal" and any(
+        ep.name == "proctor" for ep in entry_points(group="inspect_ai")
+    )
+
+
 @pytest.mark.skipif(
-    not any(ep.name == "proctor" for ep in entry_points(group="inspect_ai")),
-    reason="proctor's inspect_ai entry point is not installed (pip install -e '.[llm]')",
+    not _installed(),
+    reason="proctor is not installed with its inspect_ai entry point (pip install -e '.[llm]')",
 )
 def test_inspect_cli_finds_the_task_by_entry_point(tmp_path: Path) -> None:
     inspect = shutil.which("inspect", path=str(Path(sys.executable).parent))
@@ -155,7 +164,7 @@ def test_inspect_cli_finds_the_task_by_entry_point(tmp_path: Path) -> None:
         timeout=600,
         check=False,
     )
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, (run.stdout + run.stderr)[-2000:]
     (path,) = tmp_path.glob("*.eval")
     dump = subprocess.run(
         [inspect, "log", "dump", str(path)], capture_output=True, text=True, check=True
