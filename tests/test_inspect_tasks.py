@@ -26,7 +26,7 @@ from inspect_ai.model import ModelOutput, get_model
 
 from proctor.bench.episode import run_episode
 from proctor.bench.spec import EpisodeConfig
-from proctor.inspect_tasks import causal, proctor_task
+from proctor.inspect_tasks import TaskArgumentError, causal, proctor_task
 from proctor.models import ModelSettings
 from proctor.researchers import ResearcherSpec
 
@@ -134,8 +134,14 @@ def test_a_model_that_never_reports_is_scored_not_crashed(tmp_path: Path) -> Non
     ],
 )
 def test_bad_task_arguments_name_the_problem(kwargs: dict[str, Any], needle: str) -> None:
-    with pytest.raises(Exception, match=needle):
+    with pytest.raises(TaskArgumentError, match=needle) as err:
         proctor_task("causal", **kwargs)
+    assert err.value.message.startswith("error: ")  # what `inspect eval` prints, alone
+
+
+def test_unknown_domain() -> None:
+    with pytest.raises(TaskArgumentError, match="alchemy"):
+        proctor_task("alchemy")
 
 
 def _installed() -> bool:

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import anyio
 from inspect_ai import Task, task
+from inspect_ai._util.error import PrerequisiteError  # printed without a traceback
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import Model, ModelOutput, get_model
 from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
@@ -54,12 +55,14 @@ from proctor.models import Meter, ModelAccess, ModelSettings
 from proctor.models.client import ToolRequest, Turn, _tool_info, require_inspect, to_inspect
 from proctor.models.settings import Role
 from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share, review_budgets
+from proctor.registry import UnknownComponent
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.llm import LLM_KNOBS, brief_message
 from proctor.researchers.strategy import check_skill, variant_names
 
 __all__ = [
     "DEFAULT_SEEDS",
+    "TaskArgumentError",
     "causal",
     "derivation",
     "forecast",
@@ -70,6 +73,16 @@ __all__ = [
     "protocol_scorer",
 ]
 
+
+class TaskArgumentError(PrerequisiteError, ValueError):
+    """A task argument that cannot run (``inspect eval`` prints the message alone, no
+    traceback)."""
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
+        self.message = f"error: {message}"
+
+
 DEFAULT_SEEDS = 10
 """Samples per task unless ``-T seeds=`` says otherwise (``--limit`` takes fewer)."""
 STORE_KEY = "proctor"
@@ -79,16 +92,18 @@ STORE_KEY = "proctor"
 def _seeds(seeds: int | str | Sequence[int], role: str) -> list[int]:
     """A count of seeds of `role` (from its base) or explicit seeds (a list, or "1,2,3")."""
     if role not in ROLE_BASE:
-        raise ValueError(f"role must be one of {', '.join(ROLE_BASE)}, got {role!r}")
+        raise TaskArgumentError(f"role must be one of {', '.join(ROLE_BASE)}, got {role!r}")
     if isinstance(seeds, int):
         if seeds < 1:
-            raise ValueError(f"seeds must be >= 1, got {seeds}")
+            raise TaskArgumentError(f"seeds must be >= 1, got {seeds}")
         return [ROLE_BASE[role] + i for i in range(seeds)]
     items = seeds.split(",") if isinstance(seeds, str) else list(seeds)
     try:
         return [int(s) for s in items]
     except ValueError:
-        raise ValueError(f"seeds: a count or comma-separated integers, got {seeds!r}") from None
+        raise TaskArgumentError(
+            f"seeds: a count or comma-separated integers, got {seeds!r}"
+        ) from None
 
 
 def _csv(value: str | Sequence[str]) -> list[str]:
@@ -152,20 +167,31 @@ def proctor_task(
         max_steps: Model turns before the researcher must report.
         scratchpad_visible: Whether protocols read the researcher's ``<scratchpad>``.
     """
-    dom = get_domain(domain)
+    try:
+        dom = get_domain(domain)
+    except UnknownComponent as err:
+        raise TaskArgumentError(str(err)) from None
     if level not in dom.levels:
-        raise ValueError(f"{domain} has levels {list(dom.levels)}, not {level}")
+        raise TaskArgumentError(f"{domain} has levels {list(dom.levels)}, not {level}")
     names = _csv(protocols)
     for name in names:
-        registry.lookup("protocol", name, domain)  # an unknown name fails here, with the list
+        try:
+            registry.lookup("protocol", name, domain)
+        except UnknownComponent as err:
+            raise TaskArgumentError(str(err)) from None
     spec = ResearcherSpec.parse(disposition, skill=skill, budget=budget, knobs=knobs or {})
-    check_skill(spec, domain)
+    try:
+        check_skill(spec, domain)
+    except ValueError as err:
+        raise TaskArgumentError(str(err)) from None
     if spec.disposition_variant not in variant_names(domain):
         known = ", ".join(variant_names(domain))
-        raise ValueError(f"unknown disposition {disposition!r} in {domain}; known: {known}")
+        raise TaskArgumentError(f"unknown disposition {disposition!r} in {domain}; known: {known}")
     unknown = set(spec.knobs) - set(LLM_KNOBS)
     if unknown:
-        raise ValueError(f"knob(s) {sorted(unknown)} have no model-backed form; known: {LLM_KNOBS}")
+        raise TaskArgumentError(
+            f"knob(s) {sorted(unknown)} have no model-backed form; known: {LLM_KNOBS}"
+        )
     samples = []
     for seed in _seeds(seeds, role):
         setup = _Setup(domain, level, seed, capability_test_rate)
