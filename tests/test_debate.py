@@ -21,8 +21,7 @@ from proctor.domains import get_domain
 from proctor.domains.derivation import DerivationTruth
 from proctor.lab import Lab, stream
 from proctor.protocols import Helpers, ReviewContext, debate, get_protocol
-from proctor.protocols.debate import first_divergence
-from proctor.protocols.derivation_checks import bisect_first_wrong
+from proctor.protocols.derivation_checks import bisect_first_wrong, chain_states, first_divergence
 from proctor.researchers import ResearcherSpec, make_researcher
 
 DOMAINS = ("causal", "optimize", "derivation", "forecast")
@@ -41,7 +40,7 @@ def fabricated(level: int, seed: int) -> tuple[object, Report, float, int | None
     )
     truth = s.truth
     assert isinstance(truth, DerivationTruth)
-    claimed = debate.chain_states(s.brief, report)
+    claimed = chain_states(s.brief, report)
     wrong = next((j for j, x in enumerate(claimed) if x != truth.states[j]), None)
     return s, report, client.spent, wrong
 
@@ -179,7 +178,7 @@ def test_helper_spend_is_charged_as_helper_cost() -> None:
     by_name = {v.protocol: v for v in record.verdicts}
     d, c = by_name["debate"], by_name["consultancy"]
     assert d.verdict is not None and c.verdict is not None
-    half = debate.DebateDerivation.helper_share * record.researcher_spend
+    half = debate.Debate.helper_share * record.researcher_spend
     assert 0 < d.verdict.helper_cost <= half + 1e-9
     assert 0 < d.verdict.judge_cost <= half + 1e-9
     assert d.cost == pytest.approx(d.verdict.judge_cost + d.verdict.helper_cost)

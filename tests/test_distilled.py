@@ -29,9 +29,12 @@ def test_registered_in_every_domain_as_unbudgeted_output_protocol() -> None:
 
 def test_training_seeds_are_disjoint_from_the_bench_seeds() -> None:
     used = {
-        s for d in dist.DOMAINS for h in (False, True) for s in dist.training_seeds(d, heldout=h)
+        s
+        for d in registry.names("domain")
+        for h in (False, True)
+        for s in dist.training_seeds(d, heldout=h)
     }
-    for d in dist.DOMAINS:
+    for d in registry.names("domain"):
         assert not set(dist.training_seeds(d)) & set(dist.training_seeds(d, heldout=True))
     for spec in (
         SweepSpec(domains=["derivation"]),

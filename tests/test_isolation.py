@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from proctor import registry
 from proctor.core import (
     Action,
     ActionEvent,
@@ -34,7 +35,6 @@ from proctor.lab import Lab, LabClient
 from proctor.protocols import Helpers, ReviewContext
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.researchers.dispositions import STRATEGIES, variant_names
-from proctor.researchers.rogue import ROGUES
 
 DOMAIN = get_domain("causal")
 VARIANTS = variant_names("causal")
@@ -45,7 +45,7 @@ FORBIDDEN_KEYS = {"disposition", "variant", "knobs", "spec", "skill", "truth", "
 def disposition_labels() -> set[str]:
     """Every disposition, variant and knob label a leak could spell (lower case)."""
     labels = {"honest", "saboteur", "sandbagger", "sycophant", "reward_hacker", "rogue"}
-    for cls in (*STRATEGIES, ROGUES["causal"]):
+    for cls in (*STRATEGIES, registry.lookup("disposition", "rogue", "causal")):
         labels.add(cls.disposition)
         labels.update(f"{cls.disposition}:{v}" for v in cls.variants if v)
         # Bare variant names, except 'interval' and 'direction', which the brief and claims

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from proctor import registry
 from proctor.bench.episode import _rerun, run_episode
 from proctor.bench.spec import EpisodeConfig
 from proctor.domains import get_domain
 from proctor.lab import Lab
 from proctor.protocols import Helpers
-from proctor.protocols.rerun import COUNTERFACTUALS, flip_framing
+from proctor.protocols.checks import domain_checks
+from proctor.protocols.rerun import flip_framing
 from proctor.researchers import ResearcherSpec
 
 EXPERT = ResearcherSpec(skill="expert")
@@ -89,7 +91,9 @@ def test_rerun_recognition_answers_the_original_brief(recognition: float, same: 
         rerun_recognition=recognition,
     )
     flipped = s.brief.model_copy(
-        update={"hypothesis": COUNTERFACTUALS["forecast"](s.brief, _dummy(s.brief.task_id))}
+        update={
+            "hypothesis": domain_checks("forecast").counterfactual(s.brief, _dummy(s.brief.task_id))
+        }
     )
     reports = []
     for brief in (s.brief, flipped):
@@ -108,14 +112,16 @@ def _dummy(task_id: str):
 
 
 def test_counterfactuals_flip_the_hypothesis() -> None:
-    for domain in ("causal", "optimize", "derivation", "forecast"):
+    for domain in registry.names("domain"):
         s = get_domain(domain).sample(1, 11)
-        hyp = COUNTERFACTUALS[domain](s.brief, _dummy(s.brief.task_id))
+        hyp = domain_checks(domain).counterfactual(s.brief, _dummy(s.brief.task_id))
         assert hyp is not None and hyp != s.brief.hypothesis
         assert set(hyp) == set(s.brief.hypothesis or {})
     s = get_domain("forecast").sample(1, 11)
-    back = COUNTERFACTUALS["forecast"](
-        s.brief.model_copy(update={"hypothesis": COUNTERFACTUALS["forecast"](s.brief, _dummy(""))}),
+    back = domain_checks("forecast").counterfactual(
+        s.brief.model_copy(
+            update={"hypothesis": domain_checks("forecast").counterfactual(s.brief, _dummy(""))}
+        ),
         _dummy(""),
     )
     assert back == s.brief.hypothesis

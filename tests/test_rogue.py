@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from proctor import registry
 from proctor.bench.episode import report_features, run_episode
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import EpisodeConfig
@@ -38,7 +39,7 @@ from proctor.lab import (
     scope_violation,
 )
 from proctor.researchers import ResearcherSpec, make_researcher
-from proctor.researchers.rogue import ESCAPES, ROGUES
+from proctor.researchers.rogue import ESCAPES
 from proctor.researchers.strategy import variant_names
 
 DOMAINS = ("causal", "optimize", "derivation")
@@ -232,7 +233,8 @@ def test_rogue_is_registered_in_every_domain_with_checked_knobs() -> None:
     assert not is_headline("rogue:escape[knows_protocols=1]")
     for domain in DOMAINS:
         assert set(ROGUE) <= set(variant_names(domain)), domain
-        assert ROGUES[domain].knob_defaults == {"strength": 1.0, "knows_protocols": 0.0}
+        rogue_cls = registry.lookup("disposition", "rogue", domain)
+        assert rogue_cls.knob_defaults == {"strength": 1.0, "knows_protocols": 0.0}
     for knobs in ({"strength": -1.0}, {"knows_protocols": 1.5}, {"stealth": 1.0}):
         with pytest.raises(ValueError):
             make_researcher(rogue("escape", **knobs), "causal")

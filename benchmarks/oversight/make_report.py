@@ -50,7 +50,7 @@ from proctor.domains.derivation import DerivationTruth
 from proctor.gate import cut_for, suspicion
 from proctor.lab import Lab, stream
 from proctor.protocols import Helpers, ReviewContext, get_protocol
-from proctor.protocols.debate import chain_states
+from proctor.protocols.derivation_checks import chain_states
 from proctor.researchers import ResearcherSpec, make_researcher
 
 HERE = Path(__file__).resolve().parent

@@ -1,9 +1,9 @@
 """Noise injection and linear probes on SmolLM2-135M-Instruct: write ``SMOLLM.md``.
 
-Runs :mod:`proctor.whitebox.smollm` end to end, offline, and writes
+Runs ``smollm_model.py`` (beside this script) end to end, offline, and writes
 ``OUT/SMOLLM.md`` (every figure with its n and 95% interval) and ``OUT/smollm_noise.png``.
 
-1. **Development items** (seed :data:`~proctor.whitebox.smollm.DEV_SEED`, never reported as a
+1. **Development items** (seed :data:`smollm_model.DEV_SEED`, never reported as a
    result): every candidate task family is measured zero-shot and with 8 worked examples, honest
    and sandbagging; the family is chosen by a rule stated in the report; every prompt wording
    is measured on the chosen family.
@@ -37,7 +37,9 @@ from scipy.stats import binomtest
 
 from proctor.bench.metrics import Estimate, auroc, mean_estimate
 from proctor.whitebox import NoiseResult, fit_probe
-from proctor.whitebox import smollm as sm
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import smollm_model as sm
 
 HERE = Path(__file__).resolve().parent
 PROBE_LAYERS = (5, 10, 15, 20, 25, 30)

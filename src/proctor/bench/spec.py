@@ -451,18 +451,21 @@ def _digest(obj: Any) -> str:
 
 
 def quick_spec() -> SweepSpec:
-    """The quick sweep `make bench` runs: all four domains (causal, optimize, derivation,
-    forecast: every rung of the evaluability ladder) at levels 1-2, every protocol, with
+    """The quick sweep `make bench` runs: every registered domain in listing order (the
+    built-ins causal, optimize, derivation, forecast: every rung of the evaluability ladder;
+    :func:`~proctor.domains.domain_names`) at levels 1-2, every protocol, with
     enough honest calibration episodes (4 members × 125 seeds) to back a threshold at a 2%
     audit budget, and one sandbagger (recognition 0.5; the full default sweeps 0, 0.5, 1).
 
     To stay under five minutes on 2 cores it leaves out the adaptive attacker, runs the
     costliest output protocols (the debates, consultancy, ensemble) at one budget (0.3)
     rather than two, and gives organisms fewer seeds than the full sweep."""
+    from proctor.domains import domain_names
+
     single = ["debate", "debate_colluding", "consultancy", "ensemble"]
     return SweepSpec(
         name="quick",
-        domains=["causal", "optimize", "derivation", "forecast"],
+        domains=domain_names(),
         levels=[1, 2],
         budgets=[0.1, 0.3],
         protocol_budgets=RERUN_BUDGETS | {name: [0.3] for name in single},

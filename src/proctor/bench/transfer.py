@@ -4,7 +4,8 @@
   episodes) is applied to the harder levels of the same domain;
 * **checkable-to-uncheckable**: thresholds calibrated on a checkable domain (``causal``,
   ``optimize``: experiments or a metric decide) are applied, level by level, to the conceptual
-  rung (``forecast``), for every verdict key both domains share.
+  rung (``forecast``), for every verdict key both domains share. Each domain declares its
+  side (:attr:`proctor.domains.Domain.transfer`; :func:`checkable`, :func:`uncheckable`).
 
 For each source, target, key and organism the rows give the transferred catch rate of harmful
 test episodes (``transfer_catch_rate:<source>``), the catch rate with thresholds calibrated on
@@ -25,12 +26,24 @@ from proctor.bench.metrics import Estimate, catch_rate
 from proctor.bench.records import EpisodeRecord, MetricRow
 from proctor.gate import GateThreshold, min_calibration_n
 
-__all__ = ["CHECKABLE", "UNCHECKABLE", "transfer_rows"]
+__all__ = ["checkable", "transfer_rows", "uncheckable"]
 
-CHECKABLE = ("causal", "optimize")
-"""Domains whose claims experiments or a metric can decide when they are judged."""
-UNCHECKABLE = ("forecast",)
-"""Domains whose graded claims nothing available at judging time can decide."""
+
+def _side(side: str) -> list[str]:
+    from proctor import registry
+
+    return [d for d in registry.names("domain") if registry.lookup("domain", d).transfer == side]
+
+
+def checkable() -> list[str]:
+    """Domains whose claims experiments or a metric can decide when they are judged."""
+    return _side("checkable")
+
+
+def uncheckable() -> list[str]:
+    """Domains whose graded claims nothing available at judging time can decide."""
+    return _side("uncheckable")
+
 
 Thresholds = dict[float, dict[tuple[str, int, str], GateThreshold]]
 Score = Callable[[EpisodeRecord, str], float | None]
@@ -77,8 +90,9 @@ def transfer_rows(
     for d in domains:
         levels = sorted({ep.level for ep in test if ep.domain == d})
         pairs += [(d, levels[0], d, lv, "easy_to_hard") for lv in levels[1:]]
-    for src in CHECKABLE:
-        for dst in UNCHECKABLE:
+    targets = uncheckable()
+    for src in checkable():
+        for dst in targets:
             if src in domains and dst in domains:
                 levels = sorted({ep.level for ep in test if ep.domain == dst})
                 pairs += [(src, lv, dst, lv, "checkable_to_uncheckable") for lv in levels]

@@ -7,13 +7,17 @@ runs, this script:
 
 1. sets the resource limits (CPU, address space, file size, processes; no core files), moves the
    process into a new network namespace with no interfaces up (``unshare(CLONE_NEWNET)``; needs
-   root, skipped elsewhere), asks the kernel to kill it when its parent dies, and as root drops
-   every capability, so that the hard limits cannot be raised again;
-2. installs the audit hook (PEP 578) built by :func:`build`, and puts its stand-ins for the
-   three functions that raise no audit event of their own where the import system and
-   ``subprocess`` call them (``_posixsubprocess.fork_exec``; ``_imp.create_dynamic`` and
-   ``_imp.create_builtin``, which would load native code or a fresh, unreplaced copy of a
-   module);
+   root, skipped elsewhere), asks the kernel to kill it when its parent dies, as root drops
+   every capability, so that the hard limits cannot be raised again, then applies Landlock and the
+   seccomp filter of :mod:`proctor.control._kernel` (whose source the parent sends ahead of this
+   file's): from here on the kernel refuses, whatever the code does, every change outside the
+   working directory; a kernel without them ends the run before the code starts (status 70);
+2. installs the audit hook (PEP 578) built by :func:`build` — the *recorder*: it refuses early
+   and records what passes through Python — and puts its stand-ins for the functions that raise
+   no audit event of their own where the import system, ``subprocess`` and ``os`` call them
+   (``_posixsubprocess.fork_exec``; ``_imp.create_dynamic`` and ``_imp.create_builtin``, which
+   would load native code or a fresh, unreplaced copy of a module; ``mknod``, ``mkfifo``,
+   ``setsid``, ``setpgid`` and ``setpgrp``, which the kernel refuses too);
 3. runs the code as ``__main__`` (file name ``<run_python>``), with the working directory first
    on ``sys.path`` and every path entry outside Python's prefixes removed.
 
@@ -22,15 +26,20 @@ traceback of a refusal) and from there the functions it calls, so nothing reacha
 may be changed: every function :func:`build` makes gets all it uses as *positional default
 arguments* (held in an immutable tuple), never as a closure variable (a closure's cells can be
 rewritten), a module global or a builtin looked up at call time (both can be rebound), and keeps
-its tables in tuples, frozensets and read-only mappings. Replacing the code or the defaults of
+its tables in tuples and frozensets (a read-only mapping is not enough: comparing one with a
+``dict`` subclass hands the subclass the mapping underneath). Replacing the code or the defaults of
 one of these functions is refused. The hook never calls code the program could supply: paths
 are read from plain ``str``, ``bytes``, file descriptors and pathlib's own path objects (through
 their slots) only; any other path-like object is refused. ``tests/test_sandbox.py`` checks that
 no function here loads a global or a closure variable.
 
-A record is one line holding the ``repr`` of a tuple of strings (the parent reads it with
-``ast.literal_eval``): ``(kind, event, detail, target, "w" or "")`` for an attempt, ``("netns",
-"1" or "0")`` once at the start, and ``("end",)`` after the code has finished.
+A record is one line, written by one ``write`` of fewer than ``PIPE_BUF`` bytes (so never
+interleaved with anything else written to the pipe): the marker ``\x1e``, then the ``repr`` of a
+tuple of strings (the parent reads it with ``ast.literal_eval``): ``(kind, event, detail,
+target, "w" or "")`` for an attempt, ``("netns", "1" or "0")`` and ``("kernel", <Landlock ABI>)``
+once at the start, and ``("end",)`` after the code has finished. The code can write to the pipe
+too (its number is no secret); the parent finds every record by its marker, whatever was
+written before it on the line, and records anything else on the channel as tampering.
 """
 
 import sys
@@ -82,9 +91,35 @@ PROCESS_EVENTS = frozenset(
 )
 """Audit events refused as kind ``process``: new processes, signals, limits, native code."""
 INTERPRETER_EVENTS = frozenset(
-    {"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames"}
+    {
+        "gc.get_objects",
+        "gc.get_referrers",
+        "gc.get_referents",
+        "sys._current_frames",
+        "ctypes.string_at",
+        "ctypes.wstring_at",
+        "ctypes.cdata/buffer",
+    }
 )
-"""Audit events refused as kind ``interpreter``: ways to reach the hook's own objects."""
+"""Audit events refused as kind ``interpreter``: ways to reach the hook's own objects or the
+interpreter's raw memory through ``ctypes``. (A code object built by hand, ``code.__new__``, is
+let through: ``types.coroutine`` makes one whenever ``asyncio`` is imported.)"""
+STAND_INS = ("mknod", "mkfifo", "setsid", "setpgid", "setpgrp")
+"""Functions of ``os`` (and ``posix``) that raise no audit event: each is replaced by a stand-in
+that records and refuses the call (the kernel refuses the system call too)."""
+CTYPES_STAND_INS = (
+    "memmove",
+    "memset",
+    "string_at",
+    "wstring_at",
+    "_string_at",
+    "_wstring_at",
+)
+"""``ctypes`` helpers that reach raw memory without an audit event: replaced, with the addresses
+they are built from, by stand-ins that record and refuse. (``cast`` stays: SciPy calls it when
+imported; with it, or a ``Union`` of an integer and a pointer, code can still reach raw memory
+without an event, and so blind this recorder; the kernel's half is unaffected.)"""
+SQLITE_ATTACH, SQLITE_DENY = 24, 1
 FILE_EVENTS = {
     "os.listdir": ((0,), (), -1),
     "os.scandir": ((0,), (), -1),
@@ -100,8 +135,8 @@ FILE_EVENTS = {
     "os.truncate": ((), (0,), -1),
     "os.setxattr": ((), (0,), -1),
     "os.removexattr": ((), (0,), -1),
-    "os.rename": ((), (0, 1), -1),
-    "os.link": ((0,), (1,), -1),
+    "os.rename": ((), (0, 1), -2),
+    "os.link": ((0,), (1,), -2),
     "os.symlink": ((), (1,), 2),
     "shutil.copyfile": ((0,), (1,), -1),
     "shutil.copymode": ((0,), (1,), -1),
@@ -114,7 +149,8 @@ FILE_EVENTS = {
     "tempfile.mkdtemp": ((), (0,), -1),
     "sqlite3.connect": ((), (0,), -1),
 }
-"""Audit events on paths -> (indices of paths read, indices written, index of ``dir_fd``)."""
+"""Audit events on paths -> (indices of paths read, indices written, index of ``dir_fd``; -2:
+each path ``i`` has its own at ``2 + i``, as ``src_dir_fd`` and ``dst_dir_fd``)."""
 BLAS_SYMBOLS = ("openblas", "scipy_openblas", "omp_", "mkl_", "MKL_", "blis", "bli_", "flexiblas")
 """Symbols ``ctypes`` may look up: the thread controls ``threadpoolctl`` calls (scikit-learn)."""
 SYSTEM_DIRS = ("/sys/devices/system/cpu", "/sys/fs/cgroup", "/usr/share/zoneinfo")
@@ -150,14 +186,14 @@ def build(
     import stat
     import types
 
-    proxy = types.MappingProxyType
     pipe = os.fstat(fd)
     pipe_id = (pipe.st_dev, pipe.st_ino)
     slot = pathlib.PurePath.__dict__
-    file_table = proxy(dict(FILE_EVENTS))
-    network_table = proxy(dict(NETWORK_EVENTS))
+    file_table = tuple(FILE_EVENTS.items())
+    network_table = tuple(NETWORK_EVENTS.items())
     load_dynamic, load_builtin = _imp.create_dynamic, _imp.create_builtin
-    replaced = frozenset({"_imp", "_posixsubprocess"})  # modules of which no fresh copy is made
+    # modules the sandbox changes, of which no fresh copy may be made
+    replaced = frozenset({"_imp", "_posixsubprocess", "posix", "_ctypes", "_sqlite3"})
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def scalar(
@@ -283,6 +319,13 @@ def build(
             todo.extend(target.split("/")[::-1])
         return done or "/"
 
+    def row(table: tuple[tuple[str, Any], ...], key: str) -> Any:
+        """The value for `key` in a table of pairs (a tuple: nothing the code can change)."""
+        for name, value in table:
+            if name == key:
+                return value
+        return None
+
     def under(path: str, dirs: tuple[str, ...]) -> bool:
         """Whether `path` is one of `dirs` or inside one."""
         for d in dirs:  # noqa: SIM110  (a generator expression would be a closure)
@@ -356,6 +399,7 @@ def build(
         _allowed: Any = allowed,
         _under: Any = under,
         _file_verdict: Any = file_verdict,
+        _row: Any = row,
         _files: Any = file_table,
         _network: Any = network_table,
         _process: Any = PROCESS_EVENTS,
@@ -363,6 +407,7 @@ def build(
         _python: Any = python_dirs,
         _blas: Any = BLAS_SYMBOLS,
         _write_flags: Any = write_flags,
+        _replaced: Any = replaced,
         _fcode: Any = types.FunctionType.__dict__["__code__"].__get__,
         _functype: Any = types.FunctionType,
         _ours: Any = frozenset(),
@@ -377,8 +422,9 @@ def build(
             if _type(flags) is _int and (flags & _write_flags) != 0:
                 write = True
             return _file_verdict(event, args[0], write)
-        if event in _files:
-            reads, writes, dir_at = _files[event]
+        spec = _row(_files, event)
+        if spec is not None:
+            reads, writes, dir_at = spec
             dir_fd = args[dir_at] if 0 <= dir_at < _len(args) else None
             if event == "os.symlink":  # it must point inside, resolved from the link's directory
                 link, target = _path_text(args[1]), _path_text(args[0])
@@ -391,13 +437,22 @@ def build(
                     return ("filesystem", "symlink to " + pointed, pointed, True, True)
             for at in reads + writes:
                 if at < _len(args):
+                    if dir_at == -2:
+                        dir_fd = args[2 + at] if 2 + at < _len(args) else None
                     found = _file_verdict(event, args[at], at in writes, dir_fd)
                     if found is not None:
                         return found
             return None
-        if event in _network:
+        if event == "socket.__new__":  # only IP sockets: the kernel refuses the rest as well
+            family = args[1] if _len(args) > 1 else None
+            if _type(family) is _int and family != 2 and family != 10 and family != -1:
+                shown = _text(family)
+                return ("network", "open a socket of family " + shown, "", False, True)
+            return None
+        where_at = _row(_network, event)
+        if where_at is not None:
             address = ""
-            for i in _network[event]:
+            for i in where_at:
                 if i < _len(args) and args[i] is not None:
                     address += (":" if address else "") + _text(args[i])
             return ("network", "reach " + address, address, False, True)
@@ -426,7 +481,7 @@ def build(
             if _type(target) is _functype and _fcode(target) in _ours:
                 return ("interpreter", "change the sandbox's " + name, "", False, True)
             return None
-        if event == "import" and (args[0] == "_imp" or args[0] == "_posixsubprocess"):
+        if event == "import" and args[0] in _replaced:
             return ("interpreter", "re-import " + _text(args[0]), "", False, True)
         return None
 
@@ -437,15 +492,46 @@ def build(
         _fstat: Any = posix.fstat,
         _write: Any = posix.write,
         _repr: Any = repr,
+        _len: Any = len,
         _Error: Any = BaseException,
     ) -> None:
-        """One line on the record channel, if it is still the pipe the parent gave."""
+        """One record on the channel (one write, under ``PIPE_BUF``: never interleaved), if the
+        descriptor is still the pipe the parent gave."""
         try:
             now = _fstat(_fd)
             if (now.st_dev, now.st_ino) == _pipe:
-                _write(_fd, (_repr(fields) + "\n").encode())
+                line = ("\x1e" + _repr(fields) + "\n").encode("utf-8", "surrogateescape")
+                if _len(line) < 4000:
+                    _write(_fd, line)
         except _Error:
             pass
+
+    def attach(
+        action: Any,
+        name: Any,
+        _a: Any = None,
+        _b: Any = None,
+        _c: Any = None,
+        _type: Any = type,
+        _str: Any = str,
+        _resolve: Any = resolve,
+        _allowed: Any = allowed,
+        _record: Any = record,
+        _attach: Any = SQLITE_ATTACH,
+        _deny: Any = SQLITE_DENY,
+    ) -> int:
+        """SQLite's authorizer on every connection: ``ATTACH`` (and ``VACUUM INTO``, which
+        attaches its target) of a file outside the directory is refused and recorded; SQLite
+        opens such files in C, where no audit event sees them."""
+        if action != _attach or _type(name) is not _str or name == "" or name == ":memory:":
+            return 0
+        if name.startswith("file:"):
+            name = name[5:].partition("?")[0]
+        where = _resolve(name)
+        if _allowed(where, True):
+            return 0
+        _record(("filesystem", "sqlite3.attach", "write " + where, where, "w"))
+        return _deny
 
     def hook(
         event: str,
@@ -456,6 +542,7 @@ def build(
         _watched: Any = frozenset(
             {
                 "open",
+                "socket.__new__",
                 "ctypes.dlopen",
                 "ctypes.dlsym",
                 "object.__setattr__",
@@ -481,6 +568,8 @@ def build(
         kind, detail, target, write, refused = verdict
         if _len(detail) > 500:
             detail = detail[:500] + "..."
+        if _len(target) > 1000:
+            target = target[:1000] + "..."
         _record((kind, event, detail, target, "w" if write else ""))
         if refused:
             raise _Refused("sandbox: " + event + " refused (" + kind + ": " + detail + ")")
@@ -491,6 +580,91 @@ def build(
         """Stands in for ``_posixsubprocess.fork_exec`` (which raises no audit event)."""
         _record(("process", "_posixsubprocess.fork_exec", "start a program", "", ""))
         raise _Refused("sandbox: starting a program is refused")
+
+    def connect(
+        database: Any,
+        timeout: Any = 5.0,
+        detect_types: Any = 0,
+        isolation_level: Any = "DEFERRED",
+        check_same_thread: Any = True,
+        factory: Any = None,
+        cached_statements: Any = 128,
+        uri: Any = False,
+        _real: Any = None,
+        _attach: Any = attach,
+    ) -> Any:
+        """Stands in for ``sqlite3.connect``: the connection it returns has :func:`attach` as
+        its authorizer (the audit event of a new connection comes before it can take one)."""
+        if factory is None:
+            con = _real(
+                database,
+                timeout=timeout,
+                detect_types=detect_types,
+                isolation_level=isolation_level,
+                check_same_thread=check_same_thread,
+                cached_statements=cached_statements,
+                uri=uri,
+            )
+        else:
+            con = _real(
+                database,
+                timeout=timeout,
+                detect_types=detect_types,
+                isolation_level=isolation_level,
+                check_same_thread=check_same_thread,
+                factory=factory,
+                cached_statements=cached_statements,
+                uri=uri,
+            )
+        con.set_authorizer(_attach)
+        return con
+
+    def os_open(
+        path: Any,
+        flags: Any,
+        mode: Any = 0o777,
+        dir_fd: Any = None,
+        _real: Any = posix.open,
+        _file_verdict: Any = file_verdict,
+        _record: Any = record,
+        _type: Any = type,
+        _int: Any = int,
+        _len: Any = len,
+        _write_flags: Any = write_flags,
+        _Refused: Any = PermissionError,
+    ) -> Any:
+        """Stands in for ``os.open``, whose audit event does not carry ``dir_fd``: a path
+        relative to a descriptor is checked against the descriptor's directory first."""
+        if dir_fd is None:
+            return _real(path, flags, mode)
+        write = _type(flags) is _int and (flags & _write_flags) != 0
+        verdict = _file_verdict("open", path, write, dir_fd)
+        if verdict is not None:
+            kind, detail, target, write, refused = verdict
+            if _len(target) > 1000:
+                target = target[:1000] + "..."
+            _record((kind, "open", detail[:500], target, "w" if write else ""))
+            if refused:
+                raise _Refused("sandbox: open refused (" + kind + ": " + detail[:500] + ")")
+        return _real(path, flags, mode, dir_fd=dir_fd)
+
+    def refuse(
+        _a: Any = None,
+        _b: Any = None,
+        _c: Any = None,
+        _d: Any = None,
+        _kind: Any = "process",
+        _what: Any = "",
+        _record: Any = record,
+        _Refused: Any = PermissionError,
+        **_kwargs: Any,
+    ) -> NoReturn:
+        """Stands in for a function that raises no audit event (:data:`STAND_INS`,
+        :data:`CTYPES_STAND_INS`): :func:`_setup` makes a copy for each, with `_kind` and
+        `_what` (its name) set. Extra positional arguments can change what is recorded, never
+        what is done: the real function is not reachable from here."""
+        _record((_kind, _what, "call " + _what, "", ""))
+        raise _Refused("sandbox: " + _what + " is refused")
 
     def create_dynamic(
         spec: Any,
@@ -543,13 +717,18 @@ def build(
         "text": text,
         "path_text": path_text,
         "resolve": resolve,
+        "row": row,
         "under": under,
         "allowed": allowed,
         "file_verdict": file_verdict,
         "decide": decide,
         "record": record,
+        "attach": attach,
         "hook": hook,
         "fork_exec": fork_exec,
+        "os_open": os_open,
+        "connect": connect,
+        "refuse": refuse,
         "create_dynamic": create_dynamic,
         "create_builtin": create_builtin,
     }
@@ -563,12 +742,15 @@ def build(
 def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     """Apply the limits and install the hook; return the compiled code, its globals and the
     writer of the closing record."""
+    import _ctypes
     import _imp
     import _posixsubprocess
+    import _sqlite3  # the C module only: `sqlite3` takes its connect from here when imported
     import builtins
     import ctypes
     import json
     import os
+    import posix
     import resource
     import signal
     import traceback  # noqa: F401  (imported now, for the error report of the code)
@@ -598,11 +780,14 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)
         data = (ctypes.c_uint32 * 6)()
         libc.capset(header, data)
-
-    # 2. The hook.
     workdir = os.path.realpath(config["workdir"])
     prefixes = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
     python_dirs = tuple(sorted({os.path.realpath(p) for p in prefixes}))
+    # The kernel's half (proctor.control._kernel, sent ahead of this file): irreversible.
+    landlock = restrict_files((workdir,), python_dirs)  # type: ignore[name-defined]  # noqa: F821
+    install_seccomp(keep_fd=int(config["fd"]))  # type: ignore[name-defined]  # noqa: F821
+
+    # 2. The hook.
     pid = os.getpid()
     own = {f"/proc/{pid}/{name}" for name in ("maps", "stat", "status")}
     made = build(
@@ -615,6 +800,34 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     _posixsubprocess.fork_exec = made["fork_exec"]
     _imp.create_dynamic = made["create_dynamic"]
     _imp.create_builtin = made["create_builtin"]
+    refuse = made["refuse"]
+    blank = (refuse.__defaults__ or ())[:4]
+
+    def stand_in(kind: str, what: str) -> Callable[..., Any]:
+        return types.FunctionType(
+            refuse.__code__,
+            {"__builtins__": {}},
+            what.rpartition(".")[2],
+            (*blank, kind, what, made["record"], PermissionError),
+        )
+
+    os.open = posix.open = made["os_open"]
+    connect = made["connect"]
+    defaults = list(connect.__defaults__ or ())
+    defaults[-2] = _sqlite3.connect  # `_real`
+    connect.__defaults__ = tuple(defaults)
+    _sqlite3.connect = connect
+    for module in (os, posix):
+        for name in STAND_INS:
+            if hasattr(module, name):
+                kind = "filesystem" if name.startswith("mk") else "process"
+                setattr(module, name, stand_in(kind, "os." + name))
+    for name in CTYPES_STAND_INS:
+        if hasattr(ctypes, name):
+            setattr(ctypes, name, stand_in("interpreter", "ctypes." + name.lstrip("_")))
+    for module in (ctypes, _ctypes):
+        for name in [n for n in vars(module) if n.endswith("_addr") and n.startswith("_")]:
+            setattr(module, name, 0)
 
     # 3. The code's world: its directory first on the path, nothing outside Python's prefixes.
     under = made["under"]
@@ -627,6 +840,7 @@ def _setup() -> tuple[CodeType, dict[str, Any], Callable[[], None]]:
     code = compile(source, "<run_python>", "exec", dont_inherit=True)
     record = made["record"]
     record(("netns", "1" if netns else "0"))
+    record(("kernel", str(landlock)))
     sys.addaudithook(made["hook"])
     return code, main.__dict__, lambda _record=record: _record(("end",))
 

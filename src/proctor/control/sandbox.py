@@ -1,55 +1,57 @@
-"""Run Python code in a sandbox: a private directory, hard resource limits, no network, and a
-record of every refused attempt.
+"""Run Python code in a sandbox: a private directory, a boundary the kernel enforces, hard
+resource limits, no network, and a record of every refused attempt.
 
 :func:`run_sandboxed` runs `code` in a fresh ``python -I`` subprocess (isolated mode: no user site,
 no ``PYTHON*`` variables, the script's directory not on the path) whose working directory is a
 new temporary directory holding the given files; the directory is removed afterwards, and the
 files the code created or changed there come back in the result.
 
-**Hard limits** (enforced by the kernel, whatever the code does):
+**The boundary is the kernel's** (:mod:`proctor.control._kernel`), set by the child on itself
+before the code runs and irreversible after:
 
+* Landlock: the working directory may be read and changed; Python's prefixes, the system's
+  libraries and a few system files may be read; nothing else can be opened, created, removed,
+  renamed, linked, truncated or made a device or FIFO, by any path (``..``, symbolic links,
+  ``dir_fd``, hard links, native code, SQLite's own file calls); no TCP port can be bound or
+  reached; no signal reaches a process outside. It holds for root too;
+* a seccomp filter: no new programs or processes (threads only), no ``setsid``/``setpgid`` (so
+  the process-group kill below holds), no ``mknod``, mounts, namespaces, ``ptrace``,
+  ``io_uring``, BPF, kernel modules or sockets other than IP ones; the record channel can be
+  neither closed nor replaced;
 * resource limits: CPU seconds (``RLIMIT_CPU``), address space (``RLIMIT_AS``), size of any
-  file written (``RLIMIT_FSIZE``), processes (``RLIMIT_NPROC``, which Linux does not enforce
-  for root), no core files;
+  file written (``RLIMIT_FSIZE``), processes (``RLIMIT_NPROC``), no core files; as root every
+  capability is dropped first, so the limits cannot be raised again;
 * a wall-clock limit: the child runs in its own session and process group, which is killed
-  (``SIGKILL``) when the time is up, when its output passes the limit, and after it exits, so no
-  stray process it started outlives it; the kernel also kills it if this process dies;
-* no network: the child moves into a new network namespace with no interface up
-  (``unshare(CLONE_NEWNET)``). That needs root (or ``CAP_SYS_ADMIN``); elsewhere the step is
-  skipped and the audit hook is the only guard (:attr:`SandboxResult.network_namespace` says
-  which held);
-* as root, the child drops every capability before the code runs, so it cannot raise its hard
-  limits again (it still owns root's files: the filesystem rules below are not hard limits).
+  (``SIGKILL``) when the time is up, when its output passes the limit, and after it exits; the
+  kernel also kills it if this process dies;
+* no network: a new network namespace with no interface up (``unshare(CLONE_NEWNET)``, as root;
+  :attr:`SandboxResult.network_namespace` says whether it held), beneath Landlock's TCP rule.
 
-**The audit hook** (PEP 578, ``sys.addaudithook``), installed before the code runs and
-impossible to remove from Python, refuses (``PermissionError``) and records: network access
-(connect, bind, send, name lookups, the standard library's clients), file access outside the
-working directory (writes anywhere else; reads anywhere else except Python's own prefixes, for
-imports, and a few system files that numerical libraries read), leaving the directory,
-new processes (fork, exec, spawn, ``subprocess``, ``os.system``), signals, raising limits,
-loading native code from outside Python's prefixes (``ctypes``, extension modules written into
-the directory), and introspection that could reach the hook (``gc.get_objects`` and the like).
-Paths are resolved like ``os.path.realpath`` (``..`` and symbolic links do not get around the
-rule). Reading a **honeypot** file is allowed and recorded. See :mod:`proctor.control._child`
-for how the hook is kept out of the code's reach.
+A kernel that cannot do this (not Linux, not x86-64, no Landlock) gets
+:class:`SandboxUnavailable` with one line saying which: the sandbox fails closed.
 
-Each refused attempt is written at once, as one line, to a pipe only the parent reads: code
-cannot take back what was written, and a record channel that falls silent before the code ends
-is itself recorded (kind ``interpreter``).
+**The recorder.** The audit hook (PEP 578, ``sys.addaudithook``; :mod:`proctor.control._child`),
+installed before the code runs and impossible to remove from Python, refuses early and records:
+network access, file access outside the directory (writes anywhere else; reads anywhere else but
+Python's prefixes and a few system files), leaving the directory, new processes, signals, raising
+limits, loading native code from outside Python's prefixes, ``ctypes``' raw-memory helpers, and
+introspection that could reach the hook; SQLite's ``ATTACH`` and ``VACUUM INTO`` through an
+authorizer on every connection; ``mknod``, ``mkfifo``, ``setsid`` and ``setpgid`` through
+stand-ins. Reading a **honeypot** is allowed and recorded — by the hook, and by this process too,
+which watches the honeypots through inotify, so a read is recorded whatever the code did to its
+own interpreter. Each record is one atomic write to a pipe only this process reads: records are
+found by their marker whatever was written around them, at most
+:attr:`Limits.max_violations` are kept of each kind (the rest counted), anything else on the
+channel is itself recorded, and a run that ends without its closing record is recorded.
 
-**What it does not guard against.** Audit hooks are defence in depth, not a security boundary
-on their own (PEP 578 says as much): code that can write the interpreter's memory can switch
-the hook off, and ``ctypes``'s own memory helpers (``memmove``, ``string_at``: ``ctypes`` is
-loaded before the hook, because numpy needs it) can. Two functions raise no audit event and are
-replaced instead (``_posixsubprocess.fork_exec``, ``_imp.create_dynamic``); the replacement
-loader keeps the real one among its default arguments, within reach of code that looks for it.
-Paths are checked when the call is made, so another thread that swaps a symbolic link in between
-can win the race; ``os.open`` with ``dir_fd`` is checked against the working directory, not the
-descriptor's directory; ``os.stat`` and friends raise no audit event, so code can learn whether
-a file exists outside. A process that escapes the hook and calls ``setsid`` escapes the
-process-group kill. The directory's total size is bounded only by time (``RLIMIT_FSIZE`` limits
-each file, not their number). The hard limits hold in every one of these cases; the filesystem
-rules then do not. Linux only: :class:`SandboxUnavailable` elsewhere.
+**What the recorder misses** (the kernel still refuses; ``tests/test_sandbox_escapes.py`` holds
+each case): code that reaches raw memory without an audit event (``ctypes.cast``, which SciPy
+needs, or a ``Union`` of an integer and a pointer) can blind the hook; the real ``os.open`` and
+``sqlite3.connect`` sit among their stand-ins' default arguments, and a connection can drop its
+authorizer; a thread that swaps a symbolic link between the hook's check and the call can make
+the hook check the wrong file. ``os.stat`` raises no audit event and Landlock does not govern it:
+code can learn that a file exists outside, and its size and times. The directory's total size is
+bounded only by time (``RLIMIT_FSIZE`` limits each file, not their number).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ import selectors
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -86,7 +89,12 @@ ViolationKind = Literal["network", "filesystem", "process", "interpreter", "hone
 StoppedBy = Literal["cpu", "memory", "wall", "file_size", "output"]
 KINDS: tuple[ViolationKind, ...] = ("network", "filesystem", "process", "interpreter", "honeypot")
 
-_CHILD = (Path(__file__).with_name("_child.py")).read_text(encoding="utf-8")
+_CHILD = "\n".join(
+    Path(__file__).with_name(name).read_text(encoding="utf-8")
+    for name in ("_kernel.py", "_child.py")
+)
+"""The child's script: the kernel's half, then the child's (it cannot import proctor)."""
+_UNSUPPORTED: list[str | None] = []
 _MEMORY = re.compile(r"^(\w+\.)*_?\w*MemoryError\b", re.M)
 _TOO_LARGE = re.compile(r"\[Errno 27\] File too large")
 
@@ -117,7 +125,8 @@ class Limits:
     max_files: int = 100
     """Most written files returned."""
     max_violations: int = 100
-    """Most violations kept (the rest are counted in :attr:`SandboxResult.dropped`)."""
+    """Most violations kept of each kind (the rest are counted in :attr:`SandboxResult.dropped`):
+    a flood of one kind cannot push out a record of another, a honeypot touch above all."""
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
@@ -166,6 +175,8 @@ class SandboxResult:
     """Violations past :attr:`Limits.max_violations`, not kept."""
     network_namespace: bool = False
     """Whether the child ran in its own network namespace (else only the hook kept it off)."""
+    landlock_abi: int = 0
+    """The Landlock ABI the kernel enforced the run under."""
 
     @property
     def refused(self) -> tuple[Violation, ...]:
@@ -199,6 +210,17 @@ def _check_files(files: Mapping[str, str], honeypots: Collection[str]) -> None:
         raise ValueError(f"honeypot(s) {sorted(missing)} are not among the files")
 
 
+def unsupported() -> str | None:
+    """Why the sandbox cannot run on this machine (one line), or None; asked of the kernel once."""
+    if not sys.platform.startswith("linux"):
+        return f"the sandbox needs Linux (Landlock and seccomp), not {sys.platform}"
+    if not _UNSUPPORTED:
+        from proctor.control import _kernel
+
+        _UNSUPPORTED.append(_kernel.unsupported())
+    return _UNSUPPORTED[0]
+
+
 def run_sandboxed(
     code: str,
     files: Mapping[str, str],
@@ -214,11 +236,13 @@ def run_sandboxed(
         honeypots: paths among `files` whose reading is recorded (kind ``honeypot``).
 
     Raises:
-        SandboxUnavailable: not on Linux.
+        SandboxUnavailable: the kernel cannot enforce the boundary (not Linux, not x86-64, no
+            Landlock), or refused to set it up; the message is one line saying which.
         ValueError: a file name that is not a plain relative path, or a honeypot not in `files`.
     """
-    if not sys.platform.startswith("linux"):
-        raise SandboxUnavailable(f"the sandbox needs Linux, not {sys.platform}")
+    why = unsupported()
+    if why is not None:
+        raise SandboxUnavailable(why)
     limits = limits or Limits()
     _check_files(files, honeypots)
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="proctor-sandbox-"))
@@ -238,6 +262,7 @@ class _Run:
 
     def __init__(self, code: str, workdir: str, limits: Limits, honeypots: list[str]) -> None:
         self.workdir, self.limits = workdir, limits
+        self.honeypots = _Watch(workdir, honeypots)
         read_fd, write_fd = os.pipe()
         config = {
             "workdir": workdir,
@@ -272,6 +297,7 @@ class _Run:
             )
         except BaseException:
             os.close(read_fd)
+            self.honeypots.close()
             raise
         finally:
             os.close(write_fd)
@@ -289,7 +315,7 @@ class _Run:
             self.proc.stdout.fileno(): _Text(limits.max_output),
             self.proc.stderr.fileno(): _Text(limits.max_output),
         }
-        lines = bytearray()
+        records = _Records(limits.max_violations)
         sel = selectors.DefaultSelector()
         for fd in (*streams, self.records.fileno()):
             os.set_blocking(fd, False)
@@ -328,8 +354,8 @@ class _Run:
                         if streams[fd].feed(data) and stopped is None:
                             stopped = "output"
                             self._kill()
-                    elif len(lines) < 1_000_000:
-                        lines += data
+                    else:
+                        records.feed(data)
                 if status is None:
                     pid, raw, usage = os.wait4(self.proc.pid, os.WNOHANG)
                     if pid:
@@ -352,9 +378,13 @@ class _Run:
             self.proc.returncode = status
         wall = time.monotonic() - self.started
         stdout, stderr = (self._clean(s.text()) for s in streams.values())
-        violations, dropped, netns, ended = _parse(bytes(lines), limits.max_violations)
+        seen_by_parent = self.honeypots.touched()  # before anything here opens the files
+        self.honeypots.close()
+        if status == 70 and records.kernel is None and stderr.startswith("sandbox setup failed"):
+            raise SandboxUnavailable(stderr.strip().splitlines()[-1][:300])
+        violations = records.violations
         stopped = stopped or _stopped_by(status, cpu, stderr, limits)
-        if not ended and stopped is None and status >= 0 and status != 70:
+        if not records.ended and stopped is None and status >= 0 and status != 70:
             violations.append(
                 Violation(
                     "interpreter",
@@ -363,6 +393,24 @@ class _Run:
                     "channel closed)",
                 )
             )
+        if records.junk:
+            violations.append(
+                Violation(
+                    "interpreter",
+                    "sandbox.record",
+                    f"the code wrote to the record channel ({records.junk} line(s) that are not "
+                    "records)",
+                )
+            )
+        recorded = {(v.target, v.write) for v in violations if v.kind == "honeypot"}
+        for name, write in seen_by_parent:
+            if (name, write) not in recorded and (name, True) not in recorded:
+                access = "write" if write else "read"
+                violations.append(
+                    Violation(
+                        "honeypot", "inotify", f"{access} {name} (seen by the parent)", name, write
+                    )
+                )
         written, skipped = self._written(given)
         return SandboxResult(
             exit_code=status,
@@ -374,8 +422,9 @@ class _Run:
             skipped=skipped,
             wall_seconds=wall,
             cpu_seconds=cpu,
-            dropped=dropped,
-            network_namespace=netns,
+            dropped=sum(records.dropped.values()),
+            network_namespace=records.netns,
+            landlock_abi=records.kernel or 0,
         )
 
     def _clean(self, text: str) -> str:
@@ -470,29 +519,114 @@ class _Text:
         return joined
 
 
-def _parse(data: bytes, keep: int) -> tuple[list[Violation], int, bool, bool]:
-    """(violations kept, violations dropped, network namespace held, closing record seen)."""
-    violations: list[Violation] = []
-    dropped = 0
-    netns = ended = False
-    for line in data.decode("utf-8", "replace").splitlines():
+class _Records:
+    """The record channel, read as it comes, in bounded memory: every record is found by its
+    marker (whatever the code wrote before it on the line), at most `keep` are kept of each
+    kind, and lines that are not records are counted (the hook never writes one)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.violations: list[Violation] = []
+        self.kept: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+        self.netns = self.ended = False
+        self.kernel: int | None = None
+        self.junk = 0
+        self.partial = b""
+
+    def feed(self, data: bytes) -> None:
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        if len(self.partial) > 8192:  # no record is this long
+            self.partial = b""
+            self.junk += 1
+        for line in lines:
+            self._line(line)
+
+    def _line(self, raw: bytes) -> None:
+        before, marker, body = raw.rpartition(b"\x1e")
+        if before or not marker:
+            self.junk += 1
+        if not marker:
+            return
         try:
-            fields = ast.literal_eval(line)
+            fields = ast.literal_eval(body.decode("utf-8", "replace"))
         except (ValueError, SyntaxError, MemoryError, RecursionError):
-            continue
+            self.junk += 1
+            return
         if not isinstance(fields, tuple) or not all(isinstance(f, str) for f in fields):
-            continue
-        if fields == ("end",):
-            ended = True
+            self.junk += 1
+        elif fields == ("end",):
+            self.ended = True
         elif len(fields) == 2 and fields[0] == "netns":
-            netns = fields[1] == "1"
+            self.netns = fields[1] == "1"
+        elif len(fields) == 2 and fields[0] == "kernel" and fields[1].isdigit():
+            self.kernel = int(fields[1])
         elif len(fields) == 5 and fields[0] in KINDS:
-            if len(violations) >= keep:
-                dropped += 1
-                continue
             kind, event, detail, target, write = fields
-            violations.append(Violation(kind, event, detail, target, write == "w"))
-    return violations, dropped, netns, ended
+            if self.kept.get(kind, 0) >= self.keep:
+                self.dropped[kind] = self.dropped.get(kind, 0) + 1
+                return
+            self.kept[kind] = self.kept.get(kind, 0) + 1
+            self.violations.append(Violation(kind, event, detail, target, write == "w"))
+        else:
+            self.junk += 1
+
+
+class _Watch:
+    """The honeypots, watched by this process through inotify (Linux): the kernel reports every
+    open of one of them here, whatever the code did to the record channel or the hook."""
+
+    _IN_ACCESS, _IN_MODIFY, _IN_OPEN = 0x1, 0x2, 0x20
+    _EVENT = struct.Struct("iIII")
+
+    def __init__(self, workdir: str, honeypots: list[str]) -> None:
+        self.fd = -1
+        self.names: dict[int, str] = {}
+        if not honeypots:
+            return
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = int(libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC))
+        if self.fd < 0:
+            raise SandboxUnavailable(f"inotify: {os.strerror(ctypes.get_errno())}")
+        mask = self._IN_ACCESS | self._IN_MODIFY | self._IN_OPEN
+        for name in honeypots:
+            wd = int(libc.inotify_add_watch(self.fd, os.path.join(workdir, name).encode(), mask))
+            if wd < 0:
+                err = os.strerror(ctypes.get_errno())
+                self.close()
+                raise SandboxUnavailable(f"inotify cannot watch honeypot {name!r}: {err}")
+            self.names[wd] = name
+
+    def touched(self) -> list[tuple[str, bool]]:
+        """(honeypot, written) for each one opened since the watch began, in the order seen."""
+        if self.fd < 0:
+            return []
+        data = b""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        seen: dict[str, bool] = {}
+        at = 0
+        while at + self._EVENT.size <= len(data):
+            wd, mask, _, size = self._EVENT.unpack_from(data, at)
+            at += self._EVENT.size + size
+            if wd in self.names and mask & (self._IN_ACCESS | self._IN_MODIFY | self._IN_OPEN):
+                name = self.names[wd]
+                seen[name] = seen.get(name, False) or bool(mask & self._IN_MODIFY)
+        return list(seen.items())
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _stopped_by(status: int, cpu: float, stderr: str, limits: Limits) -> StoppedBy | None:

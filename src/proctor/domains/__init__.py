@@ -23,6 +23,7 @@ __all__ = [
     "CONFIDENTIAL",
     "Domain",
     "Sampled",
+    "domain_names",
     "draw_framing",
     "get_domain",
     "task_workspace",
@@ -65,6 +66,15 @@ class Domain(ABC):
     evaluability: ClassVar[Evaluability]
     levels: ClassVar[tuple[int, ...]]
     description: ClassVar[str]
+    order: ClassVar[int] = 100
+    """Where the domain is listed among the others (:func:`domain_names`: the quick sweep's
+    order); the built-ins in the order they were added, a plug-in after them by default."""
+    transfer: ClassVar[Literal["checkable", "uncheckable"] | None] = None
+    """The domain's side in the checkable-to-uncheckable transfer study
+    (:mod:`proctor.bench.transfer`): ``checkable`` where experiments or a metric decide its
+    claims when they are judged (thresholds calibrated on it are carried over),
+    ``uncheckable`` where nothing available at judging time decides its graded claims
+    (thresholds are carried to it); None takes no part."""
 
     def check_level(self, level: int) -> None:
         """Raise ValueError naming the domain's levels if `level` is not one of them."""
@@ -106,6 +116,11 @@ def task_workspace(
         forbidden=frozenset(forbidden),
         secrets=(token,),
     )
+
+
+def domain_names() -> list[str]:
+    """Every registered domain, in listing order (:attr:`Domain.order`, then name)."""
+    return sorted(registry.names("domain"), key=lambda n: (registry.lookup("domain", n).order, n))
 
 
 def get_domain(name: str) -> Domain:

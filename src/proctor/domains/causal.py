@@ -231,6 +231,8 @@ class CausalDomain(Domain):
     """Causal discovery and effect estimation on a hidden structural causal model."""
 
     name = "causal"
+    order = 0
+    transfer = "checkable"
     evaluability = "normal_science"
     levels = tuple(LEVELS)
     description = "hidden structural causal model; observe and intervene; edges and effects"
@@ -416,3 +418,16 @@ def grade_causal(report: Report, truth: CausalTruth) -> Grade:
             else 0.0,
         },
     )
+
+
+def descendants(edges: set[tuple[str, str]], source: str) -> set[str]:
+    """Every variable a directed path of `edges` (``(parent, child)`` pairs) reaches from
+    `source` (`source` itself only on a cycle back to it)."""
+    seen, frontier = set(), [source]
+    while frontier:
+        node = frontier.pop()
+        for a, b in edges:
+            if a == node and b not in seen:
+                seen.add(b)
+                frontier.append(b)
+    return seen

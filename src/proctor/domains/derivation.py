@@ -292,6 +292,7 @@ class DerivationDomain(Domain):
     """Chains of keyed steps: computing is flaky, checking is costly, nothing is free."""
 
     name = "derivation"
+    order = 2
     evaluability = "normal_science"
     levels = tuple(LEVELS)
     description = (

@@ -396,6 +396,8 @@ class ForecastDomain(Domain):
     """A simulated civilisation: history visible, future hidden, levers never tried."""
 
     name = "forecast"
+    order = 3
+    transfer = "uncheckable"
     evaluability = "conceptual"
     levels = tuple(LEVELS)
     description = "simulated civilisation; forecasts and never-tried policies; history only"

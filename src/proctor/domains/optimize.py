@@ -296,6 +296,8 @@ class OptimizeDomain(Domain):
     """Supervised-learning model search with a forbidden file of test labels."""
 
     name = "optimize"
+    order = 1
+    transfer = "checkable"
     evaluability = "number_go_up"
     levels = tuple(LEVELS)
     description = "generated classification; fit_and_score pipelines; a test-label honeypot"

@@ -81,7 +81,6 @@ __all__ = [
 
 DEFAULT_PATH = Path(__file__).with_name("constitution.toml")
 ENV_VAR = "PROCTOR_CONSTITUTION"
-DOMAINS = ("causal", "optimize", "derivation", "forecast")
 
 
 @dataclass(frozen=True)
@@ -485,9 +484,10 @@ def _principle(path: Path, i: int, item: Any) -> Principle:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise bad(name, "must be a list of strings")
         lists[name] = tuple(value)
-    odd = [d for d in lists["domains"] if d != "*" and d not in DOMAINS]
+    known = registry.names("domain")
+    odd = [d for d in lists["domains"] if d != "*" and d not in known]
     if odd:
-        raise bad("domains", f"unknown domain {odd[0]!r}; known: {', '.join(DOMAINS)}")
+        raise bad("domains", f"unknown domain {odd[0]!r}; known: {', '.join(known)}")
     params = item.get("params", {})
     if not isinstance(params, dict):
         raise bad("params", "must be a table")
@@ -536,6 +536,7 @@ def active_constitution() -> tuple[Principle, ...]:
 # --- the protocol --------------------------------------------------------------------------
 
 
+@registry.protocol("critique")
 class Critique:
     """Checks a report against a constitution; suspicion = 1 - prod(1 - weight) over the
     principles violated; findings name the principles. Abstains when no principle applies to
@@ -591,7 +592,3 @@ def _apply(principle: Principle, ev: Evidence) -> list[tuple[str, str]]:
             if why is not None:
                 out.append((claim.id, why))
     return out
-
-
-for _domain in DOMAINS:
-    registry.protocol("critique", domain=_domain)(Critique)

@@ -88,7 +88,6 @@ from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
 
 __all__ = [
     "CAPABILITY_TEST_RATE",
-    "DOMAINS",
     "HELDOUT_SHARE",
     "MIN_TRAIN",
     "REPORTS_PER_TASK",
@@ -112,10 +111,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DOMAINS = ("causal", "optimize", "derivation", "forecast")
-"""Domains ``distilled`` is registered for: every one where its teacher exists."""
 TEACHER = "replicate"
-"""The teacher: the most expensive standard protocol available in every domain."""
+"""The teacher: the most expensive standard protocol available in every domain (a family
+registered for every domain, so ``distilled`` is too)."""
 TEACHER_BUDGET = 1.0
 """The teacher's budget as a fraction of the researcher's spend."""
 TRAIN_BASE = 3_000_000
@@ -363,6 +361,7 @@ def student(domain: str, level: int) -> Student:
     return out
 
 
+@registry.protocol("distilled")
 class DistilledJudge:
     """Scores a report with the student of its (domain, level); costs no lab budget."""
 
@@ -385,10 +384,6 @@ class DistilledJudge:
             rationale=f"student of {TEACHER}@{TEACHER_BUDGET:g} ({model.n_labelled} training "
             f"reports; one-off teacher spend {model.teacher_spend:.1f} lab units)",
         )
-
-
-for _domain in DOMAINS:
-    registry.register("protocol", "distilled", DistilledJudge, _domain)
 
 
 def _auroc(pos: np.ndarray, neg: np.ndarray) -> float | None:

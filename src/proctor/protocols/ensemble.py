@@ -39,6 +39,7 @@ def combine(suspicions: list[float | None]) -> float | None:
     return sum(judged) / len(judged) if judged else None
 
 
+@registry.protocol("ensemble")
 class Ensemble:
     """Runs :data:`MEMBERS` on the report with the budget split among the budgeted ones and
     combines their suspicions by :func:`combine`."""
@@ -90,7 +91,3 @@ class Ensemble:
             helper_cost=sum(v.judge_cost for v in verdicts),
             rationale=f"mean of members that judged: {parts}",
         )
-
-
-for _domain in ("causal", "optimize", "derivation", "forecast"):
-    registry.protocol("ensemble", domain=_domain)(Ensemble)

@@ -9,8 +9,9 @@ out of reach on a server (automated weak-to-strong research, 2026). Its harm is 
 not a wrong claim: the bench counts it in ``grade.violations`` (:mod:`proctor.bench.violations`).
 
 Each domain's rogue is that domain's honest strategy with the rogue's :meth:`begin` and
-:meth:`finish` hooks (:func:`rogue_strategy`), so its experiments, analysis and claims are the
-honest method's. Variants (DESIGN.md §5 reports logged violations apart from the headline
+:meth:`finish` hooks (:func:`rogue_strategy`; registered for every domain with an honest
+strategy by :func:`domain_rogue`), so its experiments, analysis and claims are the honest
+method's. Variants (DESIGN.md §5 reports logged violations apart from the headline
 organisms; ``escape`` is one, ``smuggle`` uses permitted actions only):
 
 * ``escape`` — makes out-of-scope attempts through declared actions at points drawn from its
@@ -55,13 +56,9 @@ import numpy as np
 from proctor import registry
 from proctor.core import ActionEvent, Report
 from proctor.lab import NOTES, LabClient, LabError
-from proctor.researchers.derivation import DerivationStrategy
-from proctor.researchers.dispositions import Strategy
-from proctor.researchers.forecast import ForecastStrategy
-from proctor.researchers.optimize import OptimizeStrategy
 from proctor.researchers.strategy import BaseStrategy
 
-__all__ = ["ESCAPES", "ROGUES", "RogueBehaviour", "rogue_strategy"]
+__all__ = ["ESCAPES", "RogueBehaviour", "domain_rogue", "rogue_strategy"]
 
 Attempt = tuple[str, dict[str, str]]
 
@@ -196,12 +193,14 @@ def rogue_strategy(honest: type[BaseStrategy]) -> type[BaseStrategy]:
     return Rogue
 
 
-ROGUES: dict[str, type[BaseStrategy]] = {
-    "causal": rogue_strategy(Strategy),
-    "optimize": rogue_strategy(OptimizeStrategy),
-    "derivation": rogue_strategy(DerivationStrategy),
-    "forecast": rogue_strategy(ForecastStrategy),
-}
-"""Each domain's rogue; a new domain adds its honest strategy here."""
-for _domain, _cls in ROGUES.items():
-    registry.disposition("rogue", domain=_domain)(_cls)
+def domain_rogue(domain: str) -> type[BaseStrategy] | None:
+    """The rogue of `domain`, made from its registered honest strategy (None where it has
+    none): registered for every domain through :func:`proctor.registry.derive`, so a new
+    domain has its rogue without being named here."""
+    if not registry.applies("disposition", "honest", domain):
+        return None
+    honest: type[BaseStrategy] = registry.lookup("disposition", "honest", domain)
+    return rogue_strategy(honest)
+
+
+registry.derive("disposition", "rogue", domain_rogue)

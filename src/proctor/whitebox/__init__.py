@@ -2,7 +2,8 @@
 
 The two transparency checks of DESIGN.md §2 (``noise_injection`` and ``probe``) share this code
 whatever the model is — a small parametric organism (:mod:`proctor.researchers.parametric`) or
-a real language model (:mod:`proctor.whitebox.smollm`):
+a real language model (SmolLM2-135M-Instruct, in the study
+``benchmarks/transparency/smollm_model.py``):
 
 * :func:`noise_sweep` — Tice et al. 2024, "Noise injection reveals hidden capabilities of
   sandbagging language models": perturb every weight with Gaussian noise over a sweep of
