@@ -40,6 +40,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("report", ("proctor.report",)),
     ("live", ("proctor.live",)),  # the live loop: research through the gate, kept in a store
     ("review", ("proctor.review",)),  # the human review queue's web app, over the live store
+    # proctor's domains as Inspect AI tasks: the researcher, grader and protocols of an episode
+    ("integrations", ("proctor.inspect_tasks",)),
     ("cli", ("proctor.cli",)),
 )
 """The layers, lowest first, each named by the module prefixes it holds."""

@@ -533,6 +533,63 @@ def review(config: Path | None, host: str | None, port: int | None, hash_passwor
     serve(settings)
 
 
+@main.command()
+@click.option(
+    "--store",
+    help="A store URL to check as well (SQLAlchemy URL or SQLite path; passwords are hidden).",
+)
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    help="A loop file whose database to check as well.",
+)
+def doctor(store: str | None, config: Path | None) -> None:
+    """Say which extras, services and model credentials are present, and what each enables.
+
+    Stores checked: PROCTOR_TEST_POSTGRES, --store and the loop file's database; Chromium at
+    /usr/bin/chromium; credentials by name only (values are never shown). Always exits 0.
+    """
+    import os
+    import platform
+
+    from proctor import doctor as doc
+    from proctor.bench.store import store_url
+
+    targets: list[tuple[str, str]] = []
+    if os.environ.get("PROCTOR_TEST_POSTGRES"):
+        targets.append(("PROCTOR_TEST_POSTGRES", os.environ["PROCTOR_TEST_POSTGRES"]))
+    if store is not None:
+        targets.append(("--store", store_url(store)))
+    if config is not None:
+        from proctor.live.config import ConfigError, load_loop
+
+        try:
+            targets.append(("--config", store_url(load_loop(config).database_target)))
+        except ConfigError as err:
+            _fail(str(err).splitlines()[0])
+    checks = doc.check_extras()
+    if targets:
+        checks += [doc.check_store(url, source) for source, url in targets]
+    else:
+        checks.append(
+            doc.Check(
+                "services",
+                "store",
+                True,
+                "SQLite files (built in); no other store named: set PROCTOR_TEST_POSTGRES or "
+                "pass --store URL to check one",
+                "the bench's and the live loop's stores",
+            )
+        )
+    checks.append(doc.check_chromium())
+    checks += doc.check_credentials(os.environ)
+    click.echo(f"proctor {__version__} · Python {platform.python_version()} · {sys.executable}")
+    click.echo()
+    for line in doc.render(checks):
+        click.echo(line)
+
+
 @main.command(name="list")
 @click.argument("what", type=click.Choice(["domains", "researchers", "protocols"]))
 def list_(what: str) -> None:
