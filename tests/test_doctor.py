@@ -117,6 +117,7 @@ def test_doctor_command_exits_0_with_every_section(
     for extra in doc.EXTRAS:
         assert re.search(rf"^  (ok|--) {extra.name} ", out, re.M), extra.name
     assert "chromium" in out and "store (--store)" in out
+    assert re.search(r"^  (ok|--) sandbox ", out, re.M)
     assert "OPENAI_API_KEY set" in out and "sk-never-shown-42" not in out
 
 
@@ -129,3 +130,10 @@ def test_doctor_bad_loop_file_is_one_line(tmp_path: Path) -> None:
 def test_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"proctor, version {__version__}"
+
+
+def test_sandbox_check_says_why_it_cannot_run() -> None:
+    down = doc.check_sandbox(why_not="the sandbox needs Landlock; this kernel has none", abi=0)
+    assert not down.ok and "Landlock" in down.detail and "run_python" in down.enables
+    up = doc.check_sandbox(why_not=None, abi=7)
+    assert up.ok and up.detail == "Landlock ABI 7, seccomp filter"

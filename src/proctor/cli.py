@@ -548,7 +548,8 @@ def doctor(store: str | None, config: Path | None) -> None:
     """Say which extras, services and model credentials are present, and what each enables.
 
     Stores checked: PROCTOR_TEST_POSTGRES, --store and the loop file's database; Chromium at
-    /usr/bin/chromium; credentials by name only (values are never shown). Always exits 0.
+    /usr/bin/chromium; the kernel's sandbox (Landlock, seccomp) for run_python; credentials by
+    name only (values are never shown). Always exits 0.
     """
     import os
     import platform
@@ -583,6 +584,7 @@ def doctor(store: str | None, config: Path | None) -> None:
             )
         )
     checks.append(doc.check_chromium())
+    checks.append(doc.check_sandbox())
     checks += doc.check_credentials(os.environ)
     click.echo(f"proctor {__version__} · Python {platform.python_version()} · {sys.executable}")
     click.echo()

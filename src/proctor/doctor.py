@@ -6,8 +6,9 @@ Three kinds of check, each naming what it enables:
   by their installed distributions without importing them (so the doctor stays fast and never
   starts PyTorch or Ray);
 - **services**: stores named by ``PROCTOR_TEST_POSTGRES``, ``--store`` or a loop file's
-  database (connected to, with a short timeout, and passwords hidden), and Debian's Chromium
-  at ``/usr/bin/chromium`` for the review app's browser tests;
+  database (connected to, with a short timeout, and passwords hidden), Debian's Chromium
+  at ``/usr/bin/chromium`` for the review app's browser tests, and the kernel's sandbox
+  (Landlock and seccomp) that ``run_python`` needs;
 - **model credentials**: whether the environment variables Inspect AI's providers read are set.
   Only their names are ever shown, never their values.
 
@@ -34,6 +35,7 @@ __all__ = [
     "check_chromium",
     "check_credentials",
     "check_extras",
+    "check_sandbox",
     "check_store",
     "render",
 ]
@@ -210,6 +212,20 @@ def check_chromium(path: Path = CHROMIUM, timeout: float = 15.0) -> Check:
             "services", "chromium", False, f"{path} --version exited {out.returncode}", enables
         )
     return Check("services", "chromium", True, f"{path} ({version})", enables)
+
+
+def check_sandbox(why_not: str | None = None, abi: int | None = None) -> Check:
+    """Whether this kernel can hold the sandbox's boundary (Landlock and seccomp); the two
+    arguments stand in for the kernel in tests."""
+    enables = "the lab's run_python action (researcher code; fails closed without it)"
+    if why_not is None and abi is None:
+        from proctor.control import _kernel, sandbox
+
+        why_not = sandbox.unsupported()
+        abi = _kernel.landlock_abi() if why_not is None else 0
+    if why_not is not None:
+        return Check("services", "sandbox", False, why_not, enables)
+    return Check("services", "sandbox", True, f"Landlock ABI {abi}, seccomp filter", enables)
 
 
 def check_credentials(
