@@ -145,6 +145,15 @@ def main(verbose: bool) -> None:
     "ray://HOST:10001 (Ray Client) or auto; only with --executor ray (its nodes need "
     "proctor installed) [default: a Ray on this machine only].",
 )
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    metavar="MODULE_OR_FILE",
+    help="Load a plug-in (a module name, or a .py file) that registers organisms, protocols, "
+    "roles or domains, here and in every worker; repeatable, and added to the sweep file's "
+    "`plugins`.",
+)
 @click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
 @click.option(
     "--resume",
@@ -183,6 +192,7 @@ def bench(
     workers: int,
     executor: str,
     address: str | None,
+    plugins: tuple[str, ...],
     store: str | None,
     resume: str | None,
     out: Path,
@@ -204,6 +214,7 @@ def bench(
         "protocols": _csv(protocols),
         "budgets": _numbers(budgets, float, "--budgets"),
         "adaptive": adaptive,
+        "plugins": list(plugins) or None,
     }
     for flag, value in (
         ("--seeds", seeds),
@@ -240,9 +251,10 @@ def bench(
             "researcher_model",
             "judge_model",
             "monitor_model",
+            "plugins",
         ]
         given = [
-            f"--{n.replace('_', '-')}"
+            "--plugin" if n == "plugins" else f"--{n.replace('_', '-')}"
             for n in sweep_flags
             if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
         ]
@@ -266,6 +278,8 @@ def bench(
         elif config is not None:
             spec = load_spec(config, **{k: v for k, v in overrides.items() if v is not None})
         else:
+            if plugins:  # first, so that the defaults below hold their components
+                make_spec({"plugins": list(plugins)})
             base = quick_spec() if quick else make_spec({})
             spec = make_spec(
                 base.model_dump() | {k: v for k, v in overrides.items() if v is not None}

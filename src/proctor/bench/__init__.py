@@ -116,6 +116,7 @@ def run_bench(
     again (with a higher limit) goes on where it stopped. Episodes already running when the
     limit is reached finish and are kept, so the limit can be passed by what they use.
     """
+    _load_plugins(spec)
     spec.check()
     if workers < 1:
         raise SpecError(f"workers must be >= 1, got {workers}")
@@ -166,10 +167,20 @@ def run_bench(
         return stopped is None
 
     if chunks:
-        with open_executor(executor, workers, address) as runner:
+        with open_executor(executor, workers, address, spec.plugins) as runner:
             stream(runner, chunks, land)
     result = report_run(db, run_id, out, n_new=new, audit_budgets=spec.audit_budgets)
     return replace(result, stopped=stopped)
+
+
+def _load_plugins(spec: SweepSpec) -> None:
+    """Load the sweep's plug-ins in this process (a stored sweep's too, on resume)."""
+    from proctor.plugins import PluginError, load_plugins
+
+    try:
+        load_plugins(spec.plugins)
+    except PluginError as err:
+        raise SpecError(str(err)) from None
 
 
 def _model_info(spec: SweepSpec, episodes: Sequence[EpisodeRecord]) -> dict[str, str]:

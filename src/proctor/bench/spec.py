@@ -122,6 +122,9 @@ class SweepSpec(BaseModel):
     default) runs everything scripted. Setting a researcher model makes every researcher of
     the sweep, honest or organism, model-backed (backend ``llm:<model>``): the same sweep runs
     scripted or model-backed by changing only model names."""
+    plugins: list[str] = Field(default_factory=list)
+    """Plug-ins to load before anything else, in every worker: module names or ``.py`` files
+    (:mod:`proctor.plugins`). They enter the run id by name and path only."""
     adaptive: bool = True
     """Add the adaptive attacker ``saboteur:adaptive`` in every domain: on each task it
     searches the headline saboteur variants and knobs against the frozen protocols
@@ -134,6 +137,13 @@ class SweepSpec(BaseModel):
             if not b > 0:
                 raise ValueError(f"protocol budget must be > 0, got {b}")
         return sorted(set(v))
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, v: list[str]) -> list[str]:
+        from proctor.plugins import normalise
+
+        return list(dict.fromkeys(normalise(ref) for ref in v))
 
     @field_validator("protocol_budgets")
     @classmethod
@@ -438,11 +448,15 @@ def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
-    """A record as hashed: without ``models`` when it is None, so scripted keys and run ids
-    are what they were before model-backed roles existed (stores stay resumable)."""
+    """A record as hashed: without ``models`` when it is None, and without ``plugins`` and
+    ``roles`` when empty, so keys and run ids are what they were before those fields existed
+    (stores stay resumable)."""
     data = model.model_dump(mode="json")
     if data.get("models") is None:
         data.pop("models", None)
+    for name in ("plugins", "roles"):
+        if name in data and not data[name]:
+            data.pop(name)
     return data
 
 
@@ -494,11 +508,35 @@ def load_spec(path: Path, **overrides: Any) -> SweepSpec:
         data = data["sweep"]
         if not isinstance(data, dict):
             raise SpecError(f"sweep: expected a table, got {type(data).__name__}")
+    listed = data.get("plugins", [])
+    if isinstance(listed, list):  # files named in the sweep file are relative to it
+        data = data | {"plugins": [_beside(path, p) for p in listed]}
+    extra = overrides.pop("plugins", None)
+    if extra:  # the sweep file's plug-ins, then the command line's
+        data = data | {"plugins": [*data.get("plugins", []), *extra]}
     return make_spec(data | {k: v for k, v in overrides.items() if v is not None})
 
 
+def _beside(sweep_file: Path, ref: object) -> object:
+    """A plug-in file named relative to the sweep file, as a path from here."""
+    from proctor.plugins import is_file
+
+    if isinstance(ref, str) and is_file(ref) and not Path(ref).expanduser().is_absolute():
+        return str(sweep_file.parent / ref)
+    return ref
+
+
 def make_spec(data: dict[str, Any]) -> SweepSpec:
-    """Build and check a spec from a dict; errors name the field."""
+    """Build and check a spec from a dict, its plug-ins loaded first (their components are
+    then known to every default and check); errors name the field."""
+    from proctor.plugins import PluginError, load_plugins
+
+    plugins = data.get("plugins", [])
+    if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
+        try:
+            load_plugins(plugins)
+        except PluginError as err:
+            raise SpecError(str(err)) from None
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:

@@ -1,0 +1,188 @@
+"""The plug-in API a red team uses (issue 20): plug-ins from the command line, loaded in every
+worker; components registered for some domains only; substitutable roles; public strategy
+hooks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import textwrap
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from proctor import registry
+from proctor.bench.spec import SpecError, load_spec, make_spec
+from proctor.cli import main
+from proctor.plugins import PluginError, load_plugin, module_name
+
+PLUGIN = '''
+from proctor import registry
+from proctor.researchers.dispositions import Strategy
+
+
+@registry.disposition("{name}", domain="causal")
+class Plugged(Strategy):
+    """An honest causal strategy under another name."""
+
+    disposition = "{name}"
+'''
+
+
+def _plugin(folder: Path, name: str, file: str = "plug.py") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file
+    path.write_text(PLUGIN.format(name=name))
+    return path
+
+
+@pytest.fixture
+def forget() -> Iterator[list[str]]:
+    """Names of test dispositions to drop from the registry (and their modules) afterwards."""
+    names: list[str] = []
+    before = set(sys.modules)
+    yield names
+    for name in names:
+        registry._entries.pop(("disposition", name, "causal"), None)
+    for module in set(sys.modules) - before:
+        if module.startswith("proctor_plugin_") or module.startswith("plugged_"):
+            del sys.modules[module]
+
+
+def _one_line(args: list[str]) -> str:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+# -- item 1: plug-ins from the command line ---------------------------------------------------
+
+
+def test_one_file_loads_once_however_it_is_named(
+    tmp_path: Path, forget: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forget.append("plugged_once")
+    path = _plugin(tmp_path / "pkg", "plugged_once", "plugged_once_mod.py")
+    first = load_plugin(str(path))
+    assert first.__name__ == module_name(path)
+    assert "plugged_once" in registry.names("disposition", "causal")
+    # the same file again, through another path and through a symlink: the same module
+    (tmp_path / "link.py").symlink_to(path)
+    for ref in (
+        str(path),
+        str(tmp_path / "pkg" / ".." / "pkg" / path.name),
+        str(tmp_path / "link.py"),
+    ):
+        assert load_plugin(ref) is first
+    # and by module name: the module under a second name, not a second copy
+    monkeypatch.syspath_prepend(str(tmp_path / "pkg"))
+    assert load_plugin("plugged_once_mod") is first
+    # a different object under a taken name still raises
+    with pytest.raises(ValueError, match="already registered"):
+        registry.disposition("plugged_once", domain="causal")(type("Other", (), {}))
+
+
+def test_a_module_loaded_first_is_not_loaded_again_by_file(
+    tmp_path: Path, forget: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forget.append("plugged_twice")
+    path = _plugin(tmp_path, "plugged_twice", "plugged_twice_mod.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    by_name = load_plugin("plugged_twice_mod")
+    assert load_plugin(str(path)) is by_name
+
+
+@pytest.mark.parametrize(
+    ("ref", "needle"),
+    [
+        ("/nonexistent/plugin.py", "plugin '/nonexistent/plugin.py': no such file"),
+        ("no_such_module_anywhere", "no module named 'no_such_module_anywhere'"),
+        ("no_such_package.sub", "No module named 'no_such_package'"),
+    ],
+)
+def test_a_missing_plugin_is_one_line_and_exit_2(ref: str, needle: str) -> None:
+    line = _one_line(["bench", "--quick", "--plugin", ref, "--out", "/nonexistent/never"])
+    assert needle in line, line
+
+
+def test_a_plugin_that_raises_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.py"
+    bad.write_text("raise RuntimeError('half-written plug-in\\nsecond line')\n")
+    line = _one_line(["bench", "--plugin", str(bad), "--out", str(tmp_path / "out")])
+    assert "failed to import: RuntimeError: half-written plug-in" in line, line
+    with pytest.raises(PluginError):
+        load_plugin(str(bad))
+    assert not [m for m in sys.modules if m == module_name(bad)]  # nothing half-imported kept
+
+
+def test_plugins_enter_the_run_id_by_path_only(tmp_path: Path, forget: list[str]) -> None:
+    forget.append("plugged_id")
+    path = _plugin(tmp_path, "plugged_id")
+    base = {"domains": ["causal"], "levels": [1], "protocols": ["direct"], "adaptive": False}
+    plain = make_spec(base)
+    assert "plugins" not in plain.model_dump_json() or plain.plugins == []
+    with_plugin = make_spec(base | {"plugins": [str(path)]})
+    assert with_plugin.plugins == [str(path.resolve())]
+    assert with_plugin.run_id != plain.run_id
+    # the same file named another way is the same sweep; its contents are not its identity
+    again = make_spec(base | {"plugins": [str(tmp_path / "." / "plug.py")]})
+    assert again.run_id == with_plugin.run_id
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert make_spec(base | {"plugins": [str(path)]}).run_id == with_plugin.run_id
+    # without plug-ins the run id is what it was before the field existed (main at d08e34a)
+    from proctor.bench.spec import _dump, quick_spec
+
+    assert "plugins" not in _dump(plain)
+    assert quick_spec().run_id == "quick-0d20bf48b85a"
+
+
+def test_sweep_file_plugins_are_relative_to_it_and_join_the_command_lines(
+    tmp_path: Path, forget: list[str]
+) -> None:
+    forget += ["plugged_a", "plugged_b"]
+    _plugin(tmp_path / "sweeps" / "plug", "plugged_a", "a.py")
+    other = _plugin(tmp_path / "elsewhere", "plugged_b", "b.py")
+    sweep = tmp_path / "sweeps" / "sweep.toml"
+    sweep.write_text(
+        textwrap.dedent(
+            """
+            [sweep]
+            plugins = ["plug/a.py"]
+            domains = ["causal"]
+            levels = [1]
+            protocols = ["direct"]
+            adaptive = false
+            """
+        )
+    )
+    spec = load_spec(sweep, plugins=[str(other)])
+    assert spec.plugins == [str((tmp_path / "sweeps/plug/a.py").resolve()), str(other.resolve())]
+    assert {"plugged_a", "plugged_b"} <= set(registry.names("disposition", "causal"))
+    sweep.write_text('[sweep]\nplugins = ["plug/missing.py"]\n')
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(sweep)
+
+
+def _registered_in_worker(name: str) -> bool:
+    return name in registry.names("disposition", "causal")
+
+
+def test_workers_that_do_not_fork_load_the_plugins(tmp_path: Path, forget: list[str]) -> None:
+    """The pool's initializer loads the sweep's plug-ins: a worker started afresh (spawn, as
+    on macOS and in Ray) has them as a forked one does."""
+    from proctor.bench.executors import _worker_init
+
+    forget.append("plugged_spawn")
+    path = _plugin(tmp_path, "plugged_spawn")
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn) as bare:
+        assert not bare.submit(_registered_in_worker, "plugged_spawn").result()
+    with ProcessPoolExecutor(
+        1, mp_context=spawn, initializer=_worker_init, initargs=((str(path),),)
+    ) as pool:
+        assert pool.submit(_registered_in_worker, "plugged_spawn").result()
