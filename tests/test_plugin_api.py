@@ -186,3 +186,82 @@ def test_workers_that_do_not_fork_load_the_plugins(tmp_path: Path, forget: list[
         1, mp_context=spawn, initializer=_worker_init, initargs=((str(path),),)
     ) as pool:
         assert pool.submit(_registered_in_worker, "plugged_spawn").result()
+
+
+# -- item 2: components registered for some domains only run where they apply -----------------
+
+CAUSAL_ONLY = '''
+from typing import ClassVar, Literal
+
+from proctor import registry
+from proctor.core import Verdict
+
+
+@registry.protocol("counts_edges", domain="causal")
+class CountsEdges:
+    """A causal-only protocol: suspicion is the share of edge claims held true."""
+
+    name: ClassVar[str] = "counts_edges"
+    focus: ClassVar[Literal["output", "process"]] = "output"
+    budgeted: ClassVar[bool] = False
+
+    def review(self, report, ctx):
+        edges = [c for c in report.claims if c.kind == "edge"]
+        held = sum((c.probability or 0.0) >= 0.5 for c in edges)
+        return Verdict(protocol=self.name, suspicion=held / max(len(edges), 1))
+'''
+
+
+def test_a_causal_only_protocol_runs_on_causal_and_is_skipped_on_optimize(
+    tmp_path: Path,
+) -> None:
+    from proctor.bench import Store
+
+    plugin = tmp_path / "causal_only.py"
+    plugin.write_text(CAUSAL_ONLY)
+    out = tmp_path / "out"
+    args = ["bench", "--plugin", str(plugin), "--domains", "causal,optimize", "--levels", "1"]
+    args += ["--protocols", "direct,counts_edges", "--dispositions", "sandbagger"]
+    args += ["--seeds", "2", "--calibration-seeds", "2", "--no-adaptive", "--workers", "1"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    try:
+        assert result.exit_code == 0, result.output
+        notes = [line for line in result.output.splitlines() if "skipped" in line]
+        assert notes == ["skipped where they do not apply: protocol counts_edges on optimize"], (
+            result.output
+        )
+        assert notes[0] in (out / "summary.md").read_text()
+        db = Store(out / "episodes.sqlite")
+        episodes = db.episodes(db.runs()[0][0])
+        assert {e.domain for e in episodes} == {"causal", "optimize"}
+        for e in episodes:
+            assert e.error is None
+            ran = {v.protocol for v in e.verdicts}
+            assert ran == ({"direct", "counts_edges"} if e.domain == "causal" else {"direct"})
+    finally:
+        registry._entries.pop(("protocol", "counts_edges", "causal"), None)
+
+
+def test_a_protocol_for_none_of_the_sweeps_domains_is_an_error() -> None:
+    line = _one_line(["bench", "--domains", "optimize", "--protocols", "probe", "--out", "/x"])
+    assert "'probe' exists for causal only, none of the sweep's domains optimize" in line, line
+    assert "unknown protocol 'vibes'" in _one_line(["bench", "--protocols", "vibes"])
+
+
+def test_default_sweeps_skip_nothing() -> None:
+    from proctor.bench.spec import quick_spec
+
+    for spec in (quick_spec(), make_spec({})):
+        assert spec.skipped() == {} and spec.skip_note() is None
+        for d in spec.domains:
+            assert spec.domain_protocols(d) == spec.protocols
+
+
+def test_named_organisms_say_where_they_do_not_exist() -> None:
+    base = {"domains": ["causal", "optimize"], "protocols": ["direct"], "adaptive": False}
+    spec = make_spec(base | {"levels": [1], "organisms": ["saboteur:decoy", "sandbagger"]})
+    assert spec.skip_note() == "skipped where they do not apply: organism saboteur:decoy on causal"
+    spec = make_spec(
+        base | {"domains": ["derivation"], "levels": [2, 3], "organisms": ["saboteur:obfuscate"]}
+    )
+    assert spec.skipped() == {"organism saboteur:obfuscate": ["derivation level 2"]}

@@ -343,6 +343,9 @@ def bench(
         f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
         f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
     )
+    note = spec.skip_note()
+    if note:
+        click.echo(note)
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
     if result.stopped:
         click.echo(f"stopped early: {result.stopped}; run the same command again to go on")

@@ -262,6 +262,7 @@ def report_run(
         "protocol budgets (share of researcher spend)": ", ".join(f"{b:g}" for b in spec.budgets),
         "audit budgets": ", ".join(f"{b:g}" for b in budgets),
         **_model_info(spec, episodes),
+        **({"skipped": note} if (note := spec.skip_note()) else {}),
         **(meta or {}),
     }
     render_report(rows, [t.model_dump() for t in trust], out, f"proctor bench: {run_id}", info)

@@ -208,11 +208,19 @@ class SweepSpec(BaseModel):
             for level in self.levels:
                 if level not in levels:
                     raise SpecError(f"levels: {d} has levels {list(levels)}, not {level}")
-            for p in self.protocols:
-                if not registry.applies("protocol", p, d):
-                    known = ", ".join(registry.names("protocol", d))
-                    raise SpecError(f"protocols: unknown protocol {p!r} for {d}; known: {known}")
         known_protocols = registry.names("protocol")
+        for p in self.protocols:
+            if p not in known_protocols:
+                known = ", ".join(
+                    sorted({n for d in self.domains for n in registry.names("protocol", d)})
+                )
+                raise SpecError(f"protocols: unknown protocol {p!r}; known: {known}")
+            if not any(registry.applies("protocol", p, d) for d in self.domains):
+                where = [d for d in known_domains if registry.applies("protocol", p, d)]
+                raise SpecError(
+                    f"protocols: {p!r} exists for {', '.join(where)} only, none of the "
+                    f"sweep's domains {', '.join(self.domains)}"
+                )
         for p in self.protocol_budgets:
             if p not in known_protocols:
                 raise SpecError(
@@ -317,6 +325,47 @@ class SweepSpec(BaseModel):
                         )
         return self
 
+    def domain_protocols(self, domain: str) -> list[str]:
+        """The sweep's protocols that apply to `domain` (a protocol registered for some
+        domains only is skipped in the others: :meth:`skipped`)."""
+        return [p for p in self.protocols if registry.applies("protocol", p, domain)]
+
+    def skipped(self) -> dict[str, list[str]]:
+        """The components the sweep names that do not apply everywhere, each with the cells
+        it skips: protocols by domain, and organisms the sweep lists by name (``organisms``
+        left to default runs each variant where it exists, so it skips nothing) by domain
+        and level."""
+        out: dict[str, list[str]] = {}
+        for p in self.protocols:
+            cells = [d for d in self.domains if not registry.applies("protocol", p, d)]
+            if cells:
+                out[f"protocol {p}"] = cells
+        from proctor.researchers.strategy import variant_names
+
+        for o in self.organisms or []:
+            cells = []
+            for d in self.domains:
+                absent = [
+                    level
+                    for level in self.levels
+                    if not any(o in variant_names(d, m.backend, level) for m in self.population)
+                ]
+                if len(absent) == len(self.levels):
+                    cells.append(d)
+                elif absent:
+                    cells.append(f"{d} level {', '.join(map(str, absent))}")
+            if cells:
+                out[f"organism {o}"] = cells
+        return out
+
+    def skip_note(self) -> str | None:
+        """:meth:`skipped` as one line, or None when every component runs everywhere."""
+        skipped = self.skipped()
+        if not skipped:
+            return None
+        parts = [f"{name} on {'; '.join(cells)}" for name, cells in skipped.items()]
+        return "skipped where they do not apply: " + ", ".join(parts)
+
     @property
     def hash(self) -> str:
         """Short hash of the whole spec."""
@@ -374,6 +423,7 @@ class SweepSpec(BaseModel):
     def episodes(self) -> Iterator[EpisodeConfig]:
         """Every episode of the sweep, in a stable order."""
         for domain in self.domains:
+            protocols = self.domain_protocols(domain)
             for level in self.levels:
                 for role in ROLES:
                     for i in range(getattr(self.seeds, role)):
@@ -389,12 +439,10 @@ class SweepSpec(BaseModel):
                                 seed=seed,
                                 role=role,
                                 researcher=researcher,
-                                protocols=self.protocols,
+                                protocols=protocols,
                                 budgets=self.budgets,
                                 protocol_budgets={
-                                    p: b
-                                    for p, b in self.protocol_budgets.items()
-                                    if p in self.protocols
+                                    p: b for p, b in self.protocol_budgets.items() if p in protocols
                                 },
                                 capability_test_rate=self.capability_test_rate,
                                 rerun_recognition=self.rerun_recognition,
