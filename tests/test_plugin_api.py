@@ -265,3 +265,135 @@ def test_named_organisms_say_where_they_do_not_exist() -> None:
         base | {"domains": ["derivation"], "levels": [2, 3], "organisms": ["saboteur:obfuscate"]}
     )
     assert spec.skipped() == {"organism saboteur:obfuscate": ["derivation level 2"]}
+
+
+# -- item 3: roles ------------------------------------------------------------------------------
+
+
+def _debate_episode(roles: dict[str, dict[str, str]], seed: int = 3) -> dict[str, object]:
+    """A derivation saboteur:fabricate episode's debate verdicts, with `roles` cast."""
+    from proctor.bench.episode import run_episode
+    from proctor.bench.spec import EpisodeConfig
+    from proctor.researchers import ResearcherSpec
+
+    cfg = EpisodeConfig(
+        domain="derivation",
+        level=1,
+        seed=seed,
+        role="test",
+        researcher=ResearcherSpec.parse("saboteur:fabricate"),
+        protocols=["debate", "debate_colluding"],
+        budgets=[1.0],
+        capability_test_rate=0.0,
+        roles=roles,
+    )
+    record = run_episode(cfg, "roles")
+    return {v.protocol: v for v in record.verdicts} | {"key": cfg.key}
+
+
+def test_the_built_in_roles_are_registered() -> None:
+    assert {"honest", "colluding"} <= set(registry.role_names("opponent"))
+    assert registry.role_names("consultant") == ["author"]
+    assert registry.role_names("defender") == ["author"]
+    assert "novice" in registry.role_names("trusted")
+    from proctor.protocols.debate import Consultancy, Debate, DebateColluding
+    from proctor.protocols.roles import declared_roles
+
+    assert declared_roles(Debate)["opponent"] == "honest"
+    assert declared_roles(DebateColluding)["opponent"] == "colluding"
+    assert declared_roles(Consultancy) == {"consultant": "author"}
+    assert not hasattr(Debate, "collusion")  # collusion is the opponent's, not the protocol's
+
+
+def test_casting_the_colluding_opponent_in_debate_lets_the_error_through() -> None:
+    plain = _debate_episode({})
+    cast = _debate_episode({"debate": {"opponent": "colluding"}})
+    swapped = _debate_episode({"debate_colluding": {"opponent": "honest"}})
+    assert plain["key"] != cast["key"]  # the cast is part of the episode's identity
+    assert plain["debate"].suspicion == 1.0 and plain["debate_colluding"].suspicion == 0.0
+    assert cast["debate"].suspicion == 0.0  # every dispute conceded
+    assert swapped["debate_colluding"].suspicion == 1.0
+    # the colluding opponent investigated as the honest one does, at the same cost
+    helper = [e["debate"].verdict.helper_cost for e in (plain, cast)]
+    assert helper[0] == helper[1] > 0 and cast["debate"].verdict.judge_cost == 0
+    # nothing cast: the episode is keyed as before roles existed
+    from proctor.bench.spec import EpisodeConfig, _dump
+
+    assert "roles" not in _dump(EpisodeConfig.model_validate({**_cfg(), "roles": {}}))
+
+
+def _cfg() -> dict[str, object]:
+    return {
+        "domain": "causal",
+        "level": 1,
+        "seed": 0,
+        "role": "dev",
+        "researcher": {},
+        "protocols": ["direct"],
+        "budgets": [0.1],
+        "capability_test_rate": 0.25,
+    }
+
+
+@pytest.mark.parametrize(
+    ("roles", "needle"),
+    [
+        ({"debate": {"opponent": "nobody"}}, "roles.debate.opponent: unknown opponent 'nobody'"),
+        ({"direct": {"opponent": "honest"}}, "roles.direct.opponent: direct has no role"),
+        ({"replicate": {"opponent": "honest"}}, "roles.replicate: not a protocol of the sweep"),
+        ({"gate": {"judge": "x"}}, "roles.gate.judge: gate has no role 'judge'"),
+    ],
+)
+def test_bad_roles_are_one_line_naming_the_field(
+    tmp_path: Path, roles: dict[str, dict[str, str]], needle: str
+) -> None:
+    lines = ["[sweep]", 'domains = ["causal"]', "levels = [1]", "adaptive = false"]
+    lines.append('protocols = ["direct", "debate"]')
+    for owner, cast in roles.items():
+        lines.append(f"[sweep.roles.{owner}]")
+        lines += [f'{role} = "{name}"' for role, name in cast.items()]
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text("\n".join(lines) + "\n")
+    line = _one_line(["bench", "--config", str(sweep), "--out", str(tmp_path / "out")])
+    assert needle in line, line
+
+
+def test_a_trusted_researcher_outside_the_population_is_an_error(forget: list[str]) -> None:
+    from proctor.protocols.roles import Trusted
+
+    @registry.role("trusted", "half_expert")
+    class HalfExpert(Trusted):
+        skill = "expert"
+
+    try:
+        base = {"domains": ["causal"], "levels": [1], "protocols": ["direct"], "adaptive": False}
+        spec = make_spec(base | {"roles": {"gate": {"trusted": "half_expert"}}})
+        assert spec.trusted().skill == "expert" and spec.trusted().budget == 0.5
+        assert make_spec(base).trusted().skill == "novice"
+        with pytest.raises(SpecError, match=r"roles\.gate\.trusted: the trusted researcher"):
+            make_spec(
+                base
+                | {"roles": {"gate": {"trusted": "half_expert"}}}
+                | {"population": [{"skill": "novice", "budget": 0.5}]}
+            )
+    finally:
+        registry._entries.pop(("role", "trusted:half_expert", "*"), None)
+
+
+def test_a_role_for_some_domains_skips_the_others() -> None:
+    from proctor.protocols.roles import HonestOpponent
+
+    registry.role("opponent", "causal_only", domain="causal")(HonestOpponent)
+    try:
+        base = {"domains": ["causal", "optimize"], "levels": [1], "adaptive": False}
+        spec = make_spec(
+            base
+            | {"protocols": ["direct", "debate"], "roles": {"debate": {"opponent": "causal_only"}}}
+        )
+        assert spec.domain_protocols("causal") == ["direct", "debate"]
+        assert spec.domain_protocols("optimize") == ["direct"]
+        assert spec.skip_note() == (
+            "skipped where they do not apply: protocol debate (opponent causal_only) on optimize"
+        )
+    finally:
+        registry._entries.pop(("role", "opponent:causal_only", "causal"), None)

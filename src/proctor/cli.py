@@ -147,12 +147,9 @@ def main(verbose: bool) -> None:
 )
 @click.option(
     "--plugin",
-    "plugins",
     multiple=True,
     metavar="MODULE_OR_FILE",
-    help="Load a plug-in (a module name, or a .py file) that registers organisms, protocols, "
-    "roles or domains, here and in every worker; repeatable, and added to the sweep file's "
-    "`plugins`.",
+    help="Load a plug-in (module or .py file) here and in every worker; repeatable.",
 )
 @click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
 @click.option(
@@ -192,7 +189,7 @@ def bench(
     workers: int,
     executor: str,
     address: str | None,
-    plugins: tuple[str, ...],
+    plugin: tuple[str, ...],
     store: str | None,
     resume: str | None,
     out: Path,
@@ -214,7 +211,7 @@ def bench(
         "protocols": _csv(protocols),
         "budgets": _numbers(budgets, float, "--budgets"),
         "adaptive": adaptive,
-        "plugins": list(plugins) or None,
+        "plugins": list(plugin) or None,
     }
     for flag, value in (
         ("--seeds", seeds),
@@ -251,10 +248,10 @@ def bench(
             "researcher_model",
             "judge_model",
             "monitor_model",
-            "plugins",
+            "plugin",
         ]
         given = [
-            "--plugin" if n == "plugins" else f"--{n.replace('_', '-')}"
+            f"--{n.replace('_', '-')}"
             for n in sweep_flags
             if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
         ]
@@ -278,8 +275,8 @@ def bench(
         elif config is not None:
             spec = load_spec(config, **{k: v for k, v in overrides.items() if v is not None})
         else:
-            if plugins:  # first, so that the defaults below hold their components
-                make_spec({"plugins": list(plugins)})
+            if plugin:  # first, so that the defaults below hold their components
+                make_spec({"plugins": list(plugin)})
             base = quick_spec() if quick else make_spec({})
             spec = make_spec(
                 base.model_dump() | {k: v for k, v in overrides.items() if v is not None}
@@ -343,8 +340,7 @@ def bench(
         f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
         f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
     )
-    note = spec.skip_note()
-    if note:
+    if note := spec.skip_note():
         click.echo(note)
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
     if result.stopped:

@@ -243,7 +243,7 @@ def report_run(
         raise StoreError(f"no run {run_id!r} in the store")
     budgets = list(audit_budgets or spec.audit_budgets)
     episodes = db.episodes(run_id)
-    rows = summarise(episodes, audit_budgets=budgets)
+    rows = summarise(episodes, audit_budgets=budgets, trusted=spec.trusted())
     trust = trust_map(rows, audit_budget=budgets[0])
     rows = rows + coverage_rows(rows, audit_budget=budgets[0])
     out.mkdir(parents=True, exist_ok=True)

@@ -230,6 +230,7 @@ def run_logged_episode(
                 helpers=helpers,
                 models=models.for_protocols() if models is not None else None,
                 whitebox=whitebox,
+                roles=cfg.roles.get(name, {}),
             )
             try:
                 with time_limit(limit, f"protocol {caller} on {brief.task_id}"):

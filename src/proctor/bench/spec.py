@@ -122,6 +122,10 @@ class SweepSpec(BaseModel):
     default) runs everything scripted. Setting a researcher model makes every researcher of
     the sweep, honest or organism, model-backed (backend ``llm:<model>``): the same sweep runs
     scripted or model-backed by changing only model names."""
+    roles: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Who plays each role (:mod:`proctor.protocols.roles`), per protocol or ``gate``, e.g.
+    ``{"debate": {"opponent": "colluding"}, "gate": {"trusted": "novice"}}``; a role not named
+    is played by the protocol's default. The ``[sweep.roles]`` table of a sweep file."""
     plugins: list[str] = Field(default_factory=list)
     """Plug-ins to load before anything else, in every worker: module names or ``.py`` files
     (:mod:`proctor.plugins`). They enter the run id by name and path only."""
@@ -208,24 +212,10 @@ class SweepSpec(BaseModel):
             for level in self.levels:
                 if level not in levels:
                     raise SpecError(f"levels: {d} has levels {list(levels)}, not {level}")
-        known_protocols = registry.names("protocol")
-        for p in self.protocols:
-            if p not in known_protocols:
-                known = ", ".join(
-                    sorted({n for d in self.domains for n in registry.names("protocol", d)})
-                )
-                raise SpecError(f"protocols: unknown protocol {p!r}; known: {known}")
-            if not any(registry.applies("protocol", p, d) for d in self.domains):
-                where = [d for d in known_domains if registry.applies("protocol", p, d)]
-                raise SpecError(
-                    f"protocols: {p!r} exists for {', '.join(where)} only, none of the "
-                    f"sweep's domains {', '.join(self.domains)}"
-                )
-        for p in self.protocol_budgets:
-            if p not in known_protocols:
-                raise SpecError(
-                    f"protocol_budgets: unknown protocol {p!r}; known: {', '.join(known_protocols)}"
-                )
+        from proctor.bench.cells import check_protocols, check_roles
+
+        check_protocols(self)
+        check_roles(self)
         everywhere = {
             v for d in self.domains for m in self.population for v in variant_names(d, m.backend)
         } - {"honest"}
@@ -325,46 +315,29 @@ class SweepSpec(BaseModel):
                         )
         return self
 
+    def trusted(self) -> ResearcherSpec:
+        """The trusted researcher (``roles.gate.trusted``; default ``novice``)."""
+        from proctor.bench.cells import trusted
+
+        return trusted(self)
+
     def domain_protocols(self, domain: str) -> list[str]:
-        """The sweep's protocols that apply to `domain` (a protocol registered for some
-        domains only is skipped in the others: :meth:`skipped`)."""
-        return [p for p in self.protocols if registry.applies("protocol", p, domain)]
+        """The sweep's protocols that run in `domain` (:mod:`proctor.bench.cells`)."""
+        from proctor.bench.cells import domain_protocols
+
+        return domain_protocols(self, domain)
 
     def skipped(self) -> dict[str, list[str]]:
-        """The components the sweep names that do not apply everywhere, each with the cells
-        it skips: protocols by domain, and organisms the sweep lists by name (``organisms``
-        left to default runs each variant where it exists, so it skips nothing) by domain
-        and level."""
-        out: dict[str, list[str]] = {}
-        for p in self.protocols:
-            cells = [d for d in self.domains if not registry.applies("protocol", p, d)]
-            if cells:
-                out[f"protocol {p}"] = cells
-        from proctor.researchers.strategy import variant_names
+        """Components the sweep names, each with the cells it skips (:mod:`~.cells`)."""
+        from proctor.bench.cells import skipped
 
-        for o in self.organisms or []:
-            cells = []
-            for d in self.domains:
-                absent = [
-                    level
-                    for level in self.levels
-                    if not any(o in variant_names(d, m.backend, level) for m in self.population)
-                ]
-                if len(absent) == len(self.levels):
-                    cells.append(d)
-                elif absent:
-                    cells.append(f"{d} level {', '.join(map(str, absent))}")
-            if cells:
-                out[f"organism {o}"] = cells
-        return out
+        return skipped(self)
 
     def skip_note(self) -> str | None:
         """:meth:`skipped` as one line, or None when every component runs everywhere."""
-        skipped = self.skipped()
-        if not skipped:
-            return None
-        parts = [f"{name} on {'; '.join(cells)}" for name, cells in skipped.items()]
-        return "skipped where they do not apply: " + ", ".join(parts)
+        from proctor.bench.cells import skip_note
+
+        return skip_note(self)
 
     @property
     def hash(self) -> str:
@@ -444,6 +417,7 @@ class SweepSpec(BaseModel):
                                 protocol_budgets={
                                     p: b for p, b in self.protocol_budgets.items() if p in protocols
                                 },
+                                roles={p: r for p, r in self.roles.items() if p in protocols},
                                 capability_test_rate=self.capability_test_rate,
                                 rerun_recognition=self.rerun_recognition,
                                 models=self.models,
@@ -462,6 +436,8 @@ class EpisodeConfig(BaseModel):
     protocols: list[str]
     budgets: list[float]
     protocol_budgets: dict[str, list[float]] = Field(default_factory=dict)
+    roles: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Who plays each role of the episode's protocols (none named: the defaults)."""
     capability_test_rate: float
     rerun_recognition: float = 0.0
     models: ModelSettings | None = None

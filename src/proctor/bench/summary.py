@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict, TypeVar
 
 from proctor.bench.audit import giveaway_auroc, giveaway_features, has_giveaway
-from proctor.bench.control import control_rows
+from proctor.bench.control import TRUSTED, control_rows
 from proctor.bench.frame import (
     REFERENCES,
     STACKS,
@@ -57,6 +57,7 @@ from proctor.bench.transfer import transfer_rows
 from proctor.core import Evaluability
 from proctor.gate import COMBINED, GateThreshold, decide, verdict_key
 from proctor.protocols.auditor import AUDITOR
+from proctor.researchers import ResearcherSpec
 
 __all__ = [
     "DEFAULT_AUDIT_BUDGETS",
@@ -235,6 +236,7 @@ def summarise(
     *,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
+    trusted: ResearcherSpec | None = None,
 ) -> list[MetricRow]:
     """The metric table of a bench run (DESIGN.md §4), one row per figure.
 
@@ -269,6 +271,8 @@ def summarise(
         audit_budgets: Audit budgets to report catch rates and usefulness at.
         n_resamples: Bootstrap resamples per bootstrapped figure.
         seed: Seed of every bootstrap (figures are deterministic).
+        trusted: The trusted researcher of the defer-to-trusted frontier (the sweep's
+            ``roles.gate.trusted``; None: the default, a scripted novice at half budget).
 
     Returns:
         Rows sorted by (backend, domain, level, protocol, budget, disposition, metric,
@@ -312,7 +316,9 @@ def summarise(
                 rows += _gate_rows(ctx, level, l_test, thresholds)
                 rows += _model_rows(ctx, l_eps)
         rows += _transfer_rows(backend, valid, thresholds, scores, twins, n_resamples, seed)
-        rows += _control_rows(backend, valid, audit_budgets, scores, twins, rows, n_resamples, seed)
+        rows += _control_rows(
+            backend, valid, audit_budgets, scores, twins, rows, n_resamples, seed, trusted
+        )
     rows.sort(key=_row_order)
     logger.info("summarised %d episodes into %d rows", len(ordered), len(rows))
     return rows
@@ -749,6 +755,7 @@ def _control_rows(
     rows: Sequence[MetricRow],
     n_resamples: int,
     seed: int,
+    trusted: ResearcherSpec | None = None,
 ) -> list[MetricRow]:
     """Auditor accuracy and the safety/usefulness frontier (:mod:`proctor.bench.control`) of
     the calibrated stack and, beside it, of the best single protocol the trust map chooses."""
@@ -792,6 +799,7 @@ def _control_rows(
         harmful=lambda ep: bool(attributable(ep, twins.of(ep))),
         n_resamples=n_resamples,
         seed=seed,
+        trusted_spec=trusted if trusted is not None else TRUSTED,
     )
 
 

@@ -6,8 +6,8 @@ Budgets are a fraction of the researcher's spend; every verdict reports judge an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -56,6 +56,10 @@ class ReviewContext:
     """The reviewed researcher's network and the inputs of the report's forward passes, where
     we hold its weights (parametric researchers); None otherwise. Only white-box protocols
     (``needs_weights``) read it."""
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """Who the sweep casts in the protocol's roles (role -> registered player,
+    :mod:`proctor.protocols.roles`); a role not named here is played by the protocol's
+    default."""
 
 
 class OversightProtocol(Protocol):
