@@ -397,3 +397,83 @@ def test_a_role_for_some_domains_skips_the_others() -> None:
         )
     finally:
         registry._entries.pop(("role", "opponent:causal_only", "causal"), None)
+
+
+# -- item 4: a public strategy interface ------------------------------------------------------
+
+HOOKS = {
+    "causal": ("contrast", "allocate", "query_values", "query_rounds", "correct", "edges")
+    + ("effect", "revise"),
+    "optimize": ("pipelines", "search_share", "order", "claimed", "shade"),
+    "derivation": ("runs", "settle", "majority", "plant", "part", "probability")
+    + ("result_probability",),
+    "forecast": ("years", "answer"),
+}
+
+
+@pytest.mark.parametrize("domain", sorted(HOOKS))
+def test_every_domain_has_hooks_at_its_decision_points(domain: str) -> None:
+    honest = registry.lookup("disposition", "honest", domain)
+    for hook in HOOKS[domain]:
+        assert callable(getattr(honest, hook, None)), (domain, hook)
+    for hook in ("start", "begin", "finish"):
+        assert callable(getattr(honest, hook)), hook
+
+
+OTHER_SKILL = '''
+from proctor import registry
+from proctor.researchers.dispositions import Strategy
+from proctor.researchers.scripted import edge_probabilities
+
+
+@registry.disposition("other_skill", domain="causal")
+class OtherSkill(Strategy):
+    """Claims the edges the other skill's analysis finds, on its own member's data."""
+
+    disposition = "other_skill"
+    seen = []
+
+    def edges(self, pairs, probabilities, ev):
+        OtherSkill.seen.append((self.member.skill, self.member.budget, self.lab.budget))
+        _, theirs = edge_probabilities(ev, expert=not self.member.expert)
+        return theirs
+'''
+
+
+def test_an_organism_bends_the_edge_analysis_through_public_hooks(tmp_path: Path) -> None:
+    from proctor.core import Task
+    from proctor.domains import get_domain
+    from proctor.lab import Lab
+    from proctor.researchers import ResearcherSpec, make_researcher
+
+    plugin = tmp_path / "other_skill.py"
+    plugin.write_text(OTHER_SKILL)
+    assert "._" not in OTHER_SKILL
+    module = load_plugin(str(plugin))
+    try:
+        s = get_domain("causal").sample(1, 4)
+        reports = {}
+        for disposition in ("honest", "other_skill"):
+            for skill in ("expert", "novice"):
+                spec = ResearcherSpec(skill=skill, budget=0.5, disposition=disposition)
+                lab = Lab(s.world, 4)
+                client = lab.client("researcher", s.brief.budget * spec.budget)
+                task = Task(s.brief, client)
+                reports[disposition, skill] = make_researcher(spec, "causal").investigate(task)
+        seen = module.OtherSkill.seen
+        assert [(skill, share) for skill, share, _ in seen] == [("expert", 0.5), ("novice", 0.5)]
+        assert all(budget == s.brief.budget * 0.5 for *_, budget in seen)
+
+        def edges(key: tuple[str, str]) -> list[float | None]:
+            return [c.probability for c in reports[key].claims if c.kind == "edge"]
+
+        # the expert organism claims the novice's edges from the expert's data, and back
+        assert edges(("other_skill", "expert")) != edges(("honest", "expert"))
+        for skill in ("expert", "novice"):
+            o, h = reports["other_skill", skill], reports["honest", skill]
+            assert [c for c in o.claims if c.kind == "effect"] == [
+                c for c in h.claims if c.kind == "effect"
+            ]
+            assert o.trace == h.trace  # the same experiments: only the analysis is bent
+    finally:
+        registry._entries.pop(("disposition", "other_skill", "causal"), None)
