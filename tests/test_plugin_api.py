@@ -246,6 +246,8 @@ def test_a_protocol_for_none_of_the_sweeps_domains_is_an_error() -> None:
     line = _one_line(["bench", "--domains", "optimize", "--protocols", "probe", "--out", "/x"])
     assert "'probe' exists for causal only, none of the sweep's domains optimize" in line, line
     assert "unknown protocol 'vibes'" in _one_line(["bench", "--protocols", "vibes"])
+    with pytest.raises(SpecError, match="protocol_budgets: unknown protocol 'nope'"):
+        make_spec({"domains": ["causal"], "protocol_budgets": {"nope": [1.0]}})
 
 
 def test_default_sweeps_skip_nothing() -> None:
@@ -402,11 +404,15 @@ def test_a_role_for_some_domains_skips_the_others() -> None:
 # -- item 4: a public strategy interface ------------------------------------------------------
 
 HOOKS = {
-    "causal": ("contrast", "allocate", "query_values", "query_rounds", "correct", "edges")
-    + ("effect", "revise"),
+    "causal": (
+        *("contrast", "allocate", "query_values", "query_rounds"),
+        *("correct", "edges", "effect", "revise"),
+    ),
     "optimize": ("pipelines", "search_share", "order", "claimed", "shade"),
-    "derivation": ("runs", "settle", "majority", "plant", "part", "probability")
-    + ("result_probability",),
+    "derivation": (
+        *("runs", "settle", "majority", "plant", "part"),
+        *("probability", "result_probability"),
+    ),
     "forecast": ("years", "answer"),
 }
 

@@ -38,7 +38,8 @@ GATE_ROLES = {"trusted": "novice"}
 
 
 def check_protocols(spec: SweepSpec) -> None:
-    """Every protocol is registered, and applies to at least one of the sweep's domains."""
+    """Every protocol (and every one ``protocol_budgets`` names) is registered, and each of
+    the sweep's applies to at least one of its domains."""
     known_protocols = registry.names("protocol")
     for p in spec.protocols:
         if p not in known_protocols:
@@ -51,6 +52,11 @@ def check_protocols(spec: SweepSpec) -> None:
             raise SpecError(
                 f"protocols: {p!r} exists for {', '.join(where)} only, none of the "
                 f"sweep's domains {', '.join(spec.domains)}"
+            )
+    for p in spec.protocol_budgets:
+        if p not in known_protocols:
+            raise SpecError(
+                f"protocol_budgets: unknown protocol {p!r}; known: {', '.join(known_protocols)}"
             )
 
 
