@@ -119,7 +119,7 @@ class CausalResearcher:
         brief, lab = task.brief, task.lab
         ev, queries, lo_q, hi_q, rounds = self.experiment(task)
         expert = self.spec.skill == "expert"
-        pairs, probabilities = edge_probabilities(ev, expert, self.strategy.correct)
+        pairs, probabilities = self.analyse_edges(ev, expert)
         claims = edge_claims(ev, pairs, self.strategy.edges(pairs, probabilities, ev))
         claims += self._effect_claims(ev, queries, lo_q, hi_q)
         claims = self.strategy.revise(claims, brief, ev)
@@ -144,6 +144,14 @@ class CausalResearcher:
         )
 
     # -- analysis -----------------------------------------------------------------------
+    def analyse_edges(
+        self, ev: Evidence, expert: bool
+    ) -> tuple[list[tuple[str, str]], list[float]]:
+        """The backend's edge analysis: every ordered pair and its edge probability (the
+        scripted method's, :func:`edge_probabilities`; a parametric backend's network), before
+        the strategy's ``edges`` hook."""
+        return edge_probabilities(ev, expert, self.strategy.correct)
+
     def _effect_claims(
         self, ev: Evidence, queries: list[tuple[str, ...]], lo: float, hi: float
     ) -> list[Claim]:
