@@ -20,7 +20,7 @@ from proctor.core import Report, Task
 from proctor.domains import get_domain
 from proctor.domains.derivation import DerivationTruth
 from proctor.lab import Lab, stream
-from proctor.protocols import Helpers, ReviewContext, debate, get_protocol
+from proctor.protocols import Helpers, ReviewContext, debate, get_protocol, roles
 from proctor.protocols.derivation_checks import bisect_first_wrong, chain_states, first_divergence
 from proctor.researchers import ResearcherSpec, make_researcher
 
@@ -186,7 +186,7 @@ def test_helper_spend_is_charged_as_helper_cost() -> None:
 
 
 def test_no_protocol_here_reaches_for_the_truth() -> None:
-    source = inspect.getsource(debate)
+    source = inspect.getsource(debate) + inspect.getsource(roles)
     for word in (".truth", "Truth", "grade(", "Sampled", ".world", "disposition", "organism"):
         assert word not in source, word
     # The same report and the same seed give the same verdict: nothing hidden steers it.

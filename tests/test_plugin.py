@@ -75,7 +75,16 @@ def test_an_unknown_protocol_is_a_clear_error() -> None:
 # -- built-in modules load through the package's own entry points, with a tested fallback --------
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-_REGISTERS = {"domain", "backend", "disposition", "protocol", "checks", "register", "derive"}
+_REGISTERS = {
+    "domain",
+    "backend",
+    "disposition",
+    "protocol",
+    "checks",
+    "role",
+    "register",
+    "derive",
+}
 
 
 def _registers(path: Path) -> bool:

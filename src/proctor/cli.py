@@ -145,6 +145,12 @@ def main(verbose: bool) -> None:
     "ray://HOST:10001 (Ray Client) or auto; only with --executor ray (its nodes need "
     "proctor installed) [default: a Ray on this machine only].",
 )
+@click.option(
+    "--plugin",
+    multiple=True,
+    metavar="MODULE_OR_FILE",
+    help="Load a plug-in (module or .py file) here and in every worker; repeatable.",
+)
 @click.option("--store", help="SQLAlchemy URL or SQLite path [default: OUT/episodes.sqlite].")
 @click.option(
     "--resume",
@@ -183,6 +189,7 @@ def bench(
     workers: int,
     executor: str,
     address: str | None,
+    plugin: tuple[str, ...],
     store: str | None,
     resume: str | None,
     out: Path,
@@ -205,6 +212,7 @@ def bench(
         "protocols": _csv(protocols),
         "budgets": _numbers(budgets, float, "--budgets"),
         "adaptive": adaptive,
+        "plugins": list(plugin) or None,
     }
     for flag, value in (
         ("--seeds", seeds),
@@ -252,6 +260,8 @@ def bench(
         f"\n{result.n_episodes} episodes ({result.n_new} new, {result.n_failed} failed) "
         f"in {time.monotonic() - started:.0f} s; run {result.run_id}"
     )
+    if note := spec.skip_note():
+        click.echo(note)
     click.echo(f"report: {out / 'report.html'}\nsummary: {out / 'summary.md'}")
     if result.stopped:
         click.echo(f"stopped early: {result.stopped}; run the same command again to go on")
@@ -271,6 +281,7 @@ SWEEP_FLAGS = (
     "researcher_model",
     "judge_model",
     "monitor_model",
+    "plugin",
 )
 """``proctor bench`` flags that change the sweep (none may come with ``--resume``)."""
 

@@ -1,12 +1,18 @@
-"""One registry for domains, researcher backends, dispositions, protocols and domain checks.
+"""One registry for domains, researcher backends, dispositions, protocols, domain checks and roles.
 
 Components register with decorators. Dispositions are registered per domain, because what a
 saboteur does is domain knowledge. A protocol *family* registers once, for every domain
 (:data:`ANY_DOMAIN`), and finds what it must know about a domain — how to key, re-test and
 re-brief its claims — in that domain's checks (kind ``checks``, registered under the domain's
 name; :mod:`proctor.protocols.checks`); a protocol that exists for some domains only registers
-per domain. ``names("protocol")`` lists every protocol name, and ``lookup("protocol", name,
-domain)`` finds the implementation for one domain.
+per domain (a sweep runs it where it applies and says where it skips it). ``names("protocol")``
+lists every protocol name, and ``lookup("protocol", name, domain)`` finds the implementation
+for one domain. *Roles* (kind ``role``) are the helpers a protocol or the gate calls on — a
+debate's opponent, a consultant, a defender, the trusted researcher — registered under
+``<role>:<name>`` (:func:`role`, :mod:`proctor.protocols.roles`) and chosen per sweep.
+
+Registering the same object under a taken name again is a no-op (a plug-in loaded twice); a
+different object under a taken name raises.
 
 Modules that register components are declared as entry points of the ``proctor`` group —
 the package's own built-in modules in its ``pyproject.toml``, a plugin's in its own — and
@@ -23,8 +29,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, Literal, TypeVar
 
-Kind = Literal["domain", "backend", "disposition", "protocol", "checks"]
-KINDS: tuple[Kind, ...] = ("domain", "backend", "disposition", "protocol", "checks")
+Kind = Literal["domain", "backend", "disposition", "protocol", "checks", "role"]
+KINDS: tuple[Kind, ...] = ("domain", "backend", "disposition", "protocol", "checks", "role")
 ANY_DOMAIN = "*"
 GROUP = "proctor"
 """The entry-point group of modules that register components."""
@@ -118,6 +124,19 @@ def checks(domain: str) -> Callable[[T], T]:
     """Register a domain's checks (a :class:`~proctor.protocols.checks.DomainChecks` class):
     what the protocol families need to know about the claims of `domain`."""
     return _decorator("checks", domain)
+
+
+def role(role: str, name: str, domain: str = ANY_DOMAIN) -> Callable[[T], T]:
+    """Register a role class as `name` of `role` (``opponent``, ``consultant``, ``defender``,
+    ``trusted``: :data:`proctor.protocols.roles.ROLES`), for every domain or one; its
+    registered name is ``<role>:<name>``."""
+    return _decorator("role", f"{role}:{name}", domain)
+
+
+def role_names(role: str, domain: str | None = None) -> list[str]:
+    """Sorted names registered for `role` (restricted to `domain`, if given)."""
+    prefix = f"{role}:"
+    return [n[len(prefix) :] for n in names("role", domain) if n.startswith(prefix)]
 
 
 def derive(kind: Kind, name: str, make: Callable[[str], Any]) -> None:

@@ -19,6 +19,7 @@ from proctor.analysis.rows import MetricRow, TransferSource, dump_rows
 from proctor.analysis.summary import DEFAULT_AUDIT_BUDGETS, summarise
 from proctor.analysis.trust import TrustRow, coverage_rows, trust_map
 from proctor.bench.records import EpisodeRecord
+from proctor.researchers import ResearcherSpec
 
 __all__ = [
     "DEFAULT_AUDIT_BUDGETS",
@@ -42,11 +43,16 @@ class Summary:
     """The trust map at the first audit budget."""
 
 
-def summarise_run(episodes: Sequence[EpisodeRecord], audit_budgets: Sequence[float]) -> Summary:
-    """The summary of a run's episodes: :func:`summarise` at `audit_budgets`, then the trust
-    map and the coverage rows at the first of them."""
+def summarise_run(
+    episodes: Sequence[EpisodeRecord],
+    audit_budgets: Sequence[float],
+    trusted: ResearcherSpec | None = None,
+) -> Summary:
+    """The summary of a run's episodes: :func:`summarise` at `audit_budgets` (with the sweep's
+    trusted researcher for the defer-to-trusted frontier), then the trust map and the coverage
+    rows at the first of them."""
     budgets = list(audit_budgets)
-    rows = summarise(episodes, audit_budgets=budgets)
+    rows = summarise(episodes, audit_budgets=budgets, trusted=trusted)
     trust = trust_map(rows, audit_budget=budgets[0])
     rows = rows + coverage_rows(rows, audit_budget=budgets[0])
     return Summary(rows, trust)

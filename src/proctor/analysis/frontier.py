@@ -66,6 +66,7 @@ from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import ADAPTIVE
 from proctor.gate import Cut, cut_for, min_calibration_n
 from proctor.protocols.auditor import AUDITOR, auditor_rejects
+from proctor.protocols.roles import TRUSTED as ROLE_TRUSTED
 from proctor.researchers import ResearcherSpec
 
 __all__ = [
@@ -83,8 +84,9 @@ DEFER_FRACTIONS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.5)
 """Defer fractions d of the frontier (d = 0 is trusted monitoring alone)."""
 DEPLOYMENT_TASKS = 100
 """N, the number of tasks in a deployment."""
-TRUSTED = ResearcherSpec(backend="scripted", skill="novice", budget=0.5)
-"""The trusted researcher: the weak honest member of the population."""
+TRUSTED: ResearcherSpec = ROLE_TRUSTED
+"""The default trusted researcher, the weak honest member of the population (a registered
+role, :mod:`proctor.protocols.roles`; a sweep casts another with ``roles.gate.trusted``)."""
 
 HONEST = "honest"
 MakeRow = Callable[..., MetricRow]
@@ -314,6 +316,7 @@ def control_rows(
     n_tasks: int = DEPLOYMENT_TASKS,
     n_resamples: int,
     seed: int,
+    trusted_spec: ResearcherSpec = TRUSTED,
 ) -> list[MetricRow]:
     """Auditor accuracy and frontier rows for one backend (see the module docstring).
 
@@ -335,11 +338,12 @@ def control_rows(
         n_tasks: N, the deployment length.
         n_resamples: Bootstrap resamples.
         seed: Bootstrap seed.
+        trusted_spec: The trusted researcher (the sweep's ``roles.gate.trusted``).
     """
     trusted = {
         (ep.domain, ep.level, ep.seed): ep
         for ep in valid
-        if ep.role == "test" and ep.researcher == TRUSTED
+        if ep.role == "test" and ep.researcher == trusted_spec
     }
     groups: dict[tuple[str, int], list[EpisodeRecord]] = {}
     for ep in valid:

@@ -48,7 +48,7 @@ from proctor.analysis.frame import (
     is_correct,
     reference_counts,
 )
-from proctor.analysis.frontier import control_rows
+from proctor.analysis.frontier import TRUSTED, control_rows
 from proctor.analysis.metrics import N_RESAMPLES, SEED, Estimate
 from proctor.analysis.outcomes import failed_rows, gate_rows, model_rows, quality_rows
 from proctor.analysis.per_key import calibration_rows, protocol_rows, stack_rows
@@ -59,6 +59,7 @@ from proctor.bench.records import EpisodeRecord
 from proctor.core import Evaluability
 from proctor.gate import COMBINED, verdict_key
 from proctor.protocols.auditor import AUDITOR
+from proctor.researchers import ResearcherSpec
 
 __all__ = [
     "DEFAULT_AUDIT_BUDGETS",
@@ -107,6 +108,7 @@ def summarise(
     *,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
+    trusted: ResearcherSpec | None = None,
 ) -> list[MetricRow]:
     """The metric table of a bench run (DESIGN.md §4), one row per figure.
 
@@ -141,6 +143,8 @@ def summarise(
         audit_budgets: Audit budgets to report catch rates and usefulness at.
         n_resamples: Bootstrap resamples per bootstrapped figure.
         seed: Seed of every bootstrap (figures are deterministic).
+        trusted: The trusted researcher of the defer-to-trusted frontier (the sweep's
+            ``roles.gate.trusted``; None: the default, a scripted novice at half budget).
 
     Returns:
         Rows sorted by (backend, domain, level, protocol, budget, disposition, metric,
@@ -184,7 +188,9 @@ def summarise(
                 rows += gate_rows(ctx, level, l_test, thresholds)
                 rows += model_rows(ctx, l_eps)
         rows += _transfer_rows(backend, valid, thresholds, scores, twins, n_resamples, seed)
-        rows += _control_rows(backend, valid, audit_budgets, scores, twins, rows, n_resamples, seed)
+        rows += _control_rows(
+            backend, valid, audit_budgets, scores, twins, rows, n_resamples, seed, trusted
+        )
     rows.sort(key=_row_order)
     logger.info("summarised %d episodes into %d rows", len(ordered), len(rows))
     return rows
@@ -255,6 +261,7 @@ def _control_rows(
     rows: Sequence[MetricRow],
     n_resamples: int,
     seed: int,
+    trusted: ResearcherSpec | None = None,
 ) -> list[MetricRow]:
     """Auditor accuracy and the safety/usefulness frontier (:mod:`proctor.analysis.frontier`) of
     the calibrated stack and, beside it, of the best single protocol the trust map chooses."""
@@ -307,4 +314,5 @@ def _control_rows(
         harmful=lambda ep: bool(attributable(ep, twins.of(ep))),
         n_resamples=n_resamples,
         seed=seed,
+        trusted_spec=trusted if trusted is not None else TRUSTED,
     )

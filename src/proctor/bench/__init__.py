@@ -113,6 +113,7 @@ def run_sweep(
     limit) goes on where it stopped. Episodes already running when the limit is reached
     finish and are kept, so the limit can be passed by what they use.
     """
+    _load_plugins(spec)
     spec.check()
     if workers < 1:
         raise SpecError(f"workers must be >= 1, got {workers}")
@@ -163,9 +164,19 @@ def run_sweep(
         return stopped is None
 
     if chunks:
-        with open_executor(executor, workers, address) as runner:
+        with open_executor(executor, workers, address, spec.plugins) as runner:
             stream(runner, chunks, land)
     return SweepResult(run_id, db, out, new, stopped)
+
+
+def _load_plugins(spec: SweepSpec) -> None:
+    """Load the sweep's plug-ins in this process (a stored sweep's too, on resume)."""
+    from proctor.plugins import PluginError, load_plugins
+
+    try:
+        load_plugins(spec.plugins)
+    except PluginError as err:
+        raise SpecError(str(err)) from None
 
 
 def _check_prices(spec: SweepSpec) -> None:

@@ -227,6 +227,7 @@ def run_logged_episode(
                 whitebox=whitebox,
                 train=trained_for(protocol, cfg.domain, cfg.level),
                 guard=time_limit(limit, f"protocol {caller} on {brief.task_id}"),
+                roles=cfg.roles.get(name, {}),
             )
             if review.error is not None:
                 log.warning("protocol %s failed on %s: %s", caller, brief.task_id, review.error)

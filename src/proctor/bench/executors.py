@@ -18,9 +18,14 @@ Backends:
   ``workers`` CPUs and shut down at the end; with an address (``HOST:PORT`` of a head, ``auto``,
   or ``ray://HOST:10001``) the sweep runs on that cluster, whose nodes need proctor (and any
   plugin, found through its entry point) installed. A Ray already initialised in this process
-  is used as it is and left running. Components registered at run time with
-  ``registry.register`` exist in forked pool workers but not in Ray's workers, which start
-  afresh. Ray's workers' logs stay in its session folder (``/tmp/ray/session_*/logs``).
+  is used as it is and left running. Ray's workers' logs stay in its session folder
+  (``/tmp/ray/session_*/logs``).
+
+The sweep's plug-ins (``--plugin``, :mod:`proctor.plugins`) are loaded in every worker before
+it runs an episode: by the pool's initializer, and by each Ray task (once per worker process;
+later tasks find them loaded), so the two executors give the same episodes whether or not the
+pool forks. Components registered at run time by other means (a ``registry.register`` call in
+the driver) exist in forked pool workers only: make them a plug-in.
 
 **A local Ray contacts nothing outside this machine.** Measured with
 ``strace -f -e trace=connect`` on Ray 2.60 (``ray.init`` as in :func:`start_local_ray`, usage
@@ -105,6 +110,15 @@ Chunk = tuple[list[EpisodeConfig], str, int]
 """(episode configs, run id, model-backed episodes run at once)."""
 
 H = TypeVar("H")
+
+
+def _worker_init(plugins: Sequence[str] = ()) -> None:
+    """A worker's set-up: the sweep's plug-ins loaded, one BLAS/OpenMP thread."""
+    if plugins:
+        from proctor.plugins import load_plugins
+
+        load_plugins(plugins)
+    _one_thread_each()
 
 
 def _one_thread_each() -> None:
@@ -224,8 +238,10 @@ class InProcess(Executor[Chunk]):
 class LocalPool(Executor[Future[list[EpisodeRecord]]]):
     """A process pool on this machine, two chunks per worker in flight."""
 
-    def __init__(self, workers: int) -> None:
-        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread_each)
+    def __init__(self, workers: int, plugins: Sequence[str] = ()) -> None:
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=_worker_init, initargs=(tuple(plugins),)
+        )
         self.slots = PER_SLOT * workers
 
     def submit(self, chunk: Chunk) -> Future[list[EpisodeRecord]]:
@@ -348,7 +364,9 @@ def _check_reachable(address: str) -> None:
         raise SpecError(f"cannot reach the Ray cluster at {address!r}: {err}") from None
 
 
-def _ray_chunk(chunk: Chunk, restore: dict[str, str | None]) -> list[EpisodeRecord]:
+def _ray_chunk(
+    chunk: Chunk, restore: dict[str, str | None], plugins: Sequence[str] = ()
+) -> list[EpisodeRecord]:
     """A chunk as a Ray task: the pool's worker set-up, then the chunk."""
     global _worker_ready
     if not _worker_ready:
@@ -358,17 +376,21 @@ def _ray_chunk(chunk: Chunk, restore: dict[str, str | None]) -> list[EpisodeReco
             else:
                 os.environ[name] = value
         _worker_ready = True
-    # every time: libraries that the previous chunk loaded get one thread too (cheap)
-    _one_thread_each()
+    # every time: plug-ins load once per process (a no-op after), and libraries that the
+    # previous chunk loaded get one thread too (cheap)
+    _worker_init(plugins)
     return _run_chunk(chunk)
 
 
 class RayExecutor(Executor[Any]):
     """Chunks as Ray tasks, two per CPU of the cluster in flight."""
 
-    def __init__(self, workers: int, address: str | None = None) -> None:
+    def __init__(
+        self, workers: int, address: str | None = None, plugins: Sequence[str] = ()
+    ) -> None:
         ray = _import_ray()
         self.ray = ray
+        self.plugins = tuple(plugins)
         self.ours = False
         if ray.is_initialized():
             if address is not None:
@@ -396,7 +418,7 @@ class RayExecutor(Executor[Any]):
             raise
 
     def submit(self, chunk: Chunk) -> Any:
-        return self.task.remote(chunk, self.restore)
+        return self.task.remote(chunk, self.restore, self.plugins)
 
     def wait_any(self, running: Sequence[Any]) -> Any:
         ready, _ = self.ray.wait(list(running), num_returns=1)
@@ -417,9 +439,12 @@ class RayExecutor(Executor[Any]):
             self.ours = False
 
 
-def open_executor(kind: str, workers: int = 1, address: str | None = None) -> Executor[Any]:
+def open_executor(
+    kind: str, workers: int = 1, address: str | None = None, plugins: Sequence[str] = ()
+) -> Executor[Any]:
     """The executor `kind` ("local" or "ray") for `workers` (local processes, or the local
-    Ray's CPUs) or the Ray cluster at `address`."""
+    Ray's CPUs) or the Ray cluster at `address`, each worker with `plugins` loaded (this
+    process loads them itself: :func:`proctor.bench.run_bench` does)."""
     if kind not in EXECUTORS:
         raise SpecError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
     if address is not None and kind != "ray":
@@ -427,5 +452,5 @@ def open_executor(kind: str, workers: int = 1, address: str | None = None) -> Ex
     if workers < 1:
         raise SpecError(f"workers must be >= 1, got {workers}")
     if kind == "ray":
-        return RayExecutor(workers, address)
-    return InProcess() if workers == 1 else LocalPool(workers)
+        return RayExecutor(workers, address, plugins)
+    return InProcess() if workers == 1 else LocalPool(workers, plugins)

@@ -122,6 +122,13 @@ class SweepSpec(BaseModel):
     default) runs everything scripted. Setting a researcher model makes every researcher of
     the sweep, honest or organism, model-backed (backend ``llm:<model>``): the same sweep runs
     scripted or model-backed by changing only model names."""
+    roles: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Who plays each role (:mod:`proctor.protocols.roles`), per protocol or ``gate``, e.g.
+    ``{"debate": {"opponent": "colluding"}, "gate": {"trusted": "novice"}}``; a role not named
+    is played by the protocol's default. The ``[sweep.roles]`` table of a sweep file."""
+    plugins: list[str] = Field(default_factory=list)
+    """Plug-ins to load before anything else, in every worker: module names or ``.py`` files
+    (:mod:`proctor.plugins`). They enter the run id by name and path only."""
     adaptive: bool = True
     """Add the adaptive attacker ``saboteur:adaptive`` in every domain: on each task it
     searches the headline saboteur variants and knobs against the frozen protocols
@@ -134,6 +141,13 @@ class SweepSpec(BaseModel):
             if not b > 0:
                 raise ValueError(f"protocol budget must be > 0, got {b}")
         return sorted(set(v))
+
+    @field_validator("plugins")
+    @classmethod
+    def _plugins(cls, v: list[str]) -> list[str]:
+        from proctor.plugins import normalise
+
+        return list(dict.fromkeys(normalise(ref) for ref in v))
 
     @field_validator("protocol_budgets")
     @classmethod
@@ -198,16 +212,10 @@ class SweepSpec(BaseModel):
             for level in self.levels:
                 if level not in levels:
                     raise SpecError(f"levels: {d} has levels {list(levels)}, not {level}")
-            for p in self.protocols:
-                if not registry.applies("protocol", p, d):
-                    known = ", ".join(registry.names("protocol", d))
-                    raise SpecError(f"protocols: unknown protocol {p!r} for {d}; known: {known}")
-        known_protocols = registry.names("protocol")
-        for p in self.protocol_budgets:
-            if p not in known_protocols:
-                raise SpecError(
-                    f"protocol_budgets: unknown protocol {p!r}; known: {', '.join(known_protocols)}"
-                )
+        from proctor.bench.cells import check_protocols, check_roles
+
+        check_protocols(self)
+        check_roles(self)
         everywhere = {
             v for d in self.domains for m in self.population for v in variant_names(d, m.backend)
         } - {"honest"}
@@ -307,6 +315,30 @@ class SweepSpec(BaseModel):
                         )
         return self
 
+    def trusted(self) -> ResearcherSpec:
+        """The trusted researcher (``roles.gate.trusted``; default ``novice``)."""
+        from proctor.bench.cells import trusted
+
+        return trusted(self)
+
+    def domain_protocols(self, domain: str) -> list[str]:
+        """The sweep's protocols that run in `domain` (:mod:`proctor.bench.cells`)."""
+        from proctor.bench.cells import domain_protocols
+
+        return domain_protocols(self, domain)
+
+    def skipped(self) -> dict[str, list[str]]:
+        """Components the sweep names, each with the cells it skips (:mod:`~.cells`)."""
+        from proctor.bench.cells import skipped
+
+        return skipped(self)
+
+    def skip_note(self) -> str | None:
+        """:meth:`skipped` as one line, or None when every component runs everywhere."""
+        from proctor.bench.cells import skip_note
+
+        return skip_note(self)
+
     @property
     def hash(self) -> str:
         """Short hash of the whole spec."""
@@ -364,6 +396,7 @@ class SweepSpec(BaseModel):
     def episodes(self) -> Iterator[EpisodeConfig]:
         """Every episode of the sweep, in a stable order."""
         for domain in self.domains:
+            protocols = self.domain_protocols(domain)
             for level in self.levels:
                 for role in ROLES:
                     for i in range(getattr(self.seeds, role)):
@@ -379,13 +412,12 @@ class SweepSpec(BaseModel):
                                 seed=seed,
                                 role=role,
                                 researcher=researcher,
-                                protocols=self.protocols,
+                                protocols=protocols,
                                 budgets=self.budgets,
                                 protocol_budgets={
-                                    p: b
-                                    for p, b in self.protocol_budgets.items()
-                                    if p in self.protocols
+                                    p: b for p, b in self.protocol_budgets.items() if p in protocols
                                 },
+                                roles={p: r for p, r in self.roles.items() if p in protocols},
                                 capability_test_rate=self.capability_test_rate,
                                 rerun_recognition=self.rerun_recognition,
                                 models=self.models,
@@ -404,6 +436,8 @@ class EpisodeConfig(BaseModel):
     protocols: list[str]
     budgets: list[float]
     protocol_budgets: dict[str, list[float]] = Field(default_factory=dict)
+    roles: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Who plays each role of the episode's protocols (none named: the defaults)."""
     capability_test_rate: float
     rerun_recognition: float = 0.0
     models: ModelSettings | None = None
@@ -438,11 +472,15 @@ def _knob_grid(knobs: dict[str, float | list[float]]) -> list[dict[str, float]]:
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
-    """A record as hashed: without ``models`` when it is None, so scripted keys and run ids
-    are what they were before model-backed roles existed (stores stay resumable)."""
+    """A record as hashed: without ``models`` when it is None, and without ``plugins`` and
+    ``roles`` when empty, so keys and run ids are what they were before those fields existed
+    (stores stay resumable)."""
     data = model.model_dump(mode="json")
     if data.get("models") is None:
         data.pop("models", None)
+    for name in ("plugins", "roles"):
+        if name in data and not data[name]:
+            data.pop(name)
     return data
 
 
@@ -494,11 +532,35 @@ def load_spec(path: Path, **overrides: Any) -> SweepSpec:
         data = data["sweep"]
         if not isinstance(data, dict):
             raise SpecError(f"sweep: expected a table, got {type(data).__name__}")
+    listed = data.get("plugins", [])
+    if isinstance(listed, list):  # files named in the sweep file are relative to it
+        data = data | {"plugins": [_beside(path, p) for p in listed]}
+    extra = overrides.pop("plugins", None)
+    if extra:  # the sweep file's plug-ins, then the command line's
+        data = data | {"plugins": [*data.get("plugins", []), *extra]}
     return make_spec(data | {k: v for k, v in overrides.items() if v is not None})
 
 
+def _beside(sweep_file: Path, ref: object) -> object:
+    """A plug-in file named relative to the sweep file, as a path from here."""
+    from proctor.plugins import is_file
+
+    if isinstance(ref, str) and is_file(ref) and not Path(ref).expanduser().is_absolute():
+        return str(sweep_file.parent / ref)
+    return ref
+
+
 def make_spec(data: dict[str, Any]) -> SweepSpec:
-    """Build and check a spec from a dict; errors name the field."""
+    """Build and check a spec from a dict, its plug-ins loaded first (their components are
+    then known to every default and check); errors name the field."""
+    from proctor.plugins import PluginError, load_plugins
+
+    plugins = data.get("plugins", [])
+    if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):
+        try:
+            load_plugins(plugins)
+        except PluginError as err:
+            raise SpecError(str(err)) from None
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as err:
@@ -519,6 +581,7 @@ def merge_spec(
     seeds: int | None = None,
     calibration_seeds: int | None = None,
     models: Mapping[str, str | None] | None = None,
+    plugins: list[str] | None = None,
 ) -> SweepSpec:
     """The sweep ``proctor bench`` runs: a base, then the fields given (None: keep the base's).
 
@@ -527,7 +590,8 @@ def merge_spec(
     calibration seeds (the other seed counts stay). `models` names a model per role
     (``researcher``, ``judge``, ``monitor``) over the base's ``models`` table; a researcher
     model with `adaptive` unset leaves the adaptive attacker out, since it has no model-backed
-    form.
+    form. `plugins` are loaded first (so the base's defaults hold their components) and join
+    the sweep file's own.
 
     Raises:
         SpecError: an unreadable sweep file or an invalid field (named in the message).
@@ -540,11 +604,14 @@ def merge_spec(
         "protocols": protocols,
         "budgets": budgets,
         "adaptive": adaptive,
+        "plugins": plugins or None,
     }
     given = {k: v for k, v in overrides.items() if v is not None}
     if config is not None:
         spec = load_spec(config, **given)
     else:
+        if plugins:  # first, so that the defaults below hold their components
+            make_spec({"plugins": list(plugins)})
         base = quick_spec() if quick else make_spec({})
         spec = make_spec(base.model_dump() | given)
     if seeds is not None or calibration_seeds is not None:

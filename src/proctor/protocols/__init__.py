@@ -6,8 +6,8 @@ Budgets are a fraction of the researcher's spend; every verdict reports judge an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -60,6 +60,10 @@ class ReviewContext:
     """What the bench trained for a protocol that learns (a distilled judge's student, fitted
     on the training set the bench built: :mod:`proctor.protocols.training`); None for the
     others."""
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """Who the sweep casts in the protocol's roles (role -> registered player,
+    :mod:`proctor.protocols.roles`); a role not named here is played by the protocol's
+    default."""
 
 
 class OversightProtocol(Protocol):

@@ -32,17 +32,22 @@ is wrong, in [0, 1]), counted at w = 1/2 because it is a party's word the judge 
 (a first-principles weight, not tuned on any seed). No dispute gives suspicion 0; debate abstains
 when its budget is 0 or the opponent could not investigate within its share.
 
-A **colluding opponent** is a knob, ``collusion`` in [0, 1]: the probability that the opponent
-drops each dispute it would raise (it concedes). It investigates exactly as the honest one does,
-so it spends the same. Two names are registered so the bench reports both without a new
-registry concept: ``debate`` (``collusion=0``, an honest opponent) and ``debate_colluding``
-(``collusion=1``, an opponent that concedes everything, so every error the report holds gets
+Who argues is a *role* (:mod:`proctor.protocols.roles`), chosen per sweep
+(``[sweep.roles] debate.opponent = "..."``): the opponent gets the report and a lab client of
+its own (the helper share) and returns the disputes it raises and those it keeps. A
+**colluding opponent** is a way to play the opponent, the registered opponent ``colluding``: it
+investigates exactly as the honest one does, so it spends the same, and concedes every
+dispute (an opponent's ``concede`` is the probability that it drops each dispute it would
+raise). Two names are registered so the bench reports both: ``debate`` (opponent ``honest``)
+and ``debate_colluding`` (opponent ``colluding``, so every error the report holds gets
 through; Irving et al.'s guarantee needs one honest debater).
 
 **Consultancy** (Michael et al. 2023, "Debate helps supervise unreliable experts"; Khan et al.
-2024; Kenton et al. 2024): one consultant defends the report. The consultant is the report's
-author and adds nothing the report did not say: asked about a claim, it presents the claim's
-cited calls (from the researcher's log). The judge questions claims drawn at random (never by
+2024; Kenton et al. 2024): one consultant defends the report, a role
+(``[sweep.roles] consultancy.consultant = "..."``; it has no lab budget of its own: consultancy
+gives its helpers no share). The default consultant, ``author``, is the report's author and
+adds nothing the report did not say: asked about a claim, it presents the claim's cited calls
+(from the researcher's log). The judge questions claims drawn at random (never by
 truth) among those the domain can re-test, as many as its budget buys checks for, and
 re-checks each by redoing what the consultant cites with fresh noise
 (:meth:`~proctor.protocols.checks.DomainChecks.retest`): the cited intervention contrast
@@ -62,13 +67,13 @@ from typing import ClassVar, Literal
 
 from proctor import registry
 from proctor.core import Finding, Report, Verdict
-from proctor.lab import LabError
 from proctor.protocols import ReviewContext
 from proctor.protocols.agreement import holm_verdict
 from proctor.protocols.checks import Dispute, domain_checks
+from proctor.protocols.roles import Argument, Consultant, Opponent, cast
 from proctor.stats import holm
 
-__all__ = ["Consultancy", "Debate", "DebateColluding", "Dispute", "combine", "opponent_report"]
+__all__ = ["Consultancy", "Debate", "DebateColluding", "Dispute", "argue", "combine"]
 
 OPEN_WEIGHT = 0.5
 """Weight of a dispute the judge could not settle: a party's word, not a check."""
@@ -95,21 +100,16 @@ def combine(protocol: str, checked: list[Finding], open_: list[Dispute], cost: f
     )
 
 
-def opponent_report(ctx: ReviewContext) -> Report | None:
-    """An honest expert's report on the same task, on the whole helper budget (None when the
-    budget is 0 or buys too little for the expert's method)."""
-    from proctor.researchers import ResearcherSpec
-
+def argue(protocol: object, report: Report, ctx: ReviewContext) -> Argument | None:
+    """The opponent's case against `report` (its role, :func:`~proctor.protocols.roles.cast`),
+    made on a lab client with the whole helper budget; None when there is no helper budget or
+    the opponent could not make a case within it."""
     helpers = ctx.helpers
     if helpers is None or helpers.remaining <= 0:
         return None
-    budget = helpers.remaining
-    # The spec's budget share is only a label here: the helper client's budget bounds the run.
-    spec = ResearcherSpec(skill="expert", budget=min(1.0, max(budget / ctx.brief.budget, 1e-6)))
-    try:
-        return helpers.run(spec, ctx.brief, budget, name="opponent")
-    except LabError:
-        return None
+    opponent: Opponent = cast(protocol, "opponent", ctx)
+    lab = helpers.client("opponent", helpers.remaining)
+    return opponent.argue(report, ctx, lab)
 
 
 @registry.protocol("debate")
@@ -121,22 +121,22 @@ class Debate:
     focus: ClassVar[Literal["output", "process"]] = "output"
     budgeted: ClassVar[bool] = True
     helper_share: ClassVar[float] = 0.5
-    collusion: ClassVar[float] = 0.0
-    """Probability that the opponent drops a dispute it would raise (0 honest, 1 colluding)."""
+    roles: ClassVar[dict[str, str]] = {"opponent": "honest", "defender": "author"}
+    """Who argues (:mod:`proctor.protocols.roles`); a sweep may cast others. The scripted
+    debate calls on the opponent only (the report defends itself; the judge checks)."""
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         if ctx.lab.budget <= 0 or ctx.helpers is None or ctx.helpers.budget <= 0:
             return Verdict(protocol=self.name, rationale="no budget for a debate: abstains")
-        opponent = opponent_report(ctx)
-        if opponent is None:
+        argument = argue(self, report, ctx)
+        if argument is None:
             return Verdict(
                 protocol=self.name,
                 rationale="the opponent could not investigate within its share: abstains",
             )
         checks = domain_checks(ctx.brief.domain)
-        raised = checks.disputes(report, opponent, ctx)
-        kept = [d for d in raised if not ctx.rng.random() < self.collusion]
-        kept.sort(key=lambda d: -d.strength)
+        raised = argument.raised
+        kept = sorted(argument.kept, key=lambda d: -d.strength)
         k = min(len(kept), int(ctx.lab.budget // checks.check_price(ctx.lab)))
         checked: list[Finding] = []
         open_: list[Dispute] = []
@@ -157,10 +157,10 @@ class Debate:
 
 @registry.protocol("debate_colluding")
 class DebateColluding(Debate):
-    """:class:`Debate` with a colluding opponent: it concedes every dispute."""
+    """:class:`Debate` with the colluding opponent: it concedes every dispute."""
 
     name: ClassVar[str] = "debate_colluding"
-    collusion: ClassVar[float] = 1.0
+    roles: ClassVar[dict[str, str]] = {"opponent": "colluding", "defender": "author"}
 
 
 @registry.protocol("consultancy")
@@ -171,6 +171,8 @@ class Consultancy:
     name: ClassVar[str] = "consultancy"
     focus: ClassVar[Literal["output", "process"]] = "output"
     budgeted: ClassVar[bool] = True
+    roles: ClassVar[dict[str, str]] = {"consultant": "author"}
+    """Who defends the report (:mod:`proctor.protocols.roles`)."""
 
     def review(self, report: Report, ctx: ReviewContext) -> Verdict:
         checks = domain_checks(ctx.brief.domain)
@@ -183,8 +185,16 @@ class Consultancy:
                 rationale=f"budget {ctx.lab.budget:g} buys no check ({price:g}): abstains",
             )
         picks = [pool[int(i)] for i in ctx.rng.choice(len(pool), size=k, replace=False)]
+        consultant: Consultant = cast(self, "consultant", ctx)
+        lab = ctx.helpers.client("consultant", ctx.helpers.remaining) if ctx.helpers else None
         findings = [
-            checks.retest(c, report, ctx, ctx.lab.remaining / (k - j), cited=True)
+            checks.retest(
+                consultant.present(c, report, ctx, lab),
+                report,
+                ctx,
+                ctx.lab.remaining / (k - j),
+                cited=True,
+            )
             for j, c in enumerate(picks)
         ]
         verdict = holm_verdict(self.name, findings, ctx.lab.spent)

@@ -21,7 +21,7 @@ handle is built by the bench and passed in; this module sees only what a protoco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -81,6 +81,7 @@ def review_report(
     whitebox: WhiteBox | None = None,
     train: Callable[[], object] | None = None,
     guard: AbstractContextManager[object] | None = None,
+    roles: Mapping[str, str] | None = None,
 ) -> Review:
     """Have `protocol` review `report` with `budget` × the researcher's spend.
 
@@ -104,6 +105,7 @@ def review_report(
             ``ReviewContext.trained``).
         guard: Entered around the protocol's work (e.g. a time limit); its exception is
             recorded like the protocol's own.
+        roles: Who the sweep casts in the protocol's roles (``ReviewContext.roles``).
 
     Returns:
         The :class:`Review`: the verdict with its judge and helper cost as the lab logged
@@ -124,6 +126,7 @@ def review_report(
                 models=models,
                 whitebox=whitebox,
                 trained=train() if train is not None else None,
+                roles=dict(roles or {}),
             )
             verdict = protocol.review(report, ctx)
     except Exception as err:  # a failing protocol is a failed review; the caller goes on

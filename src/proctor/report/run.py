@@ -108,7 +108,7 @@ def report_run(
         raise StoreError(f"no run {run_id!r} in the store")
     budgets = list(audit_budgets or spec.audit_budgets)
     episodes = db.episodes(run_id)
-    summary = summarise_run(episodes, budgets)
+    summary = summarise_run(episodes, budgets, trusted=spec.trusted())
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(dump_rows(summary.rows))
     info = {
@@ -123,6 +123,7 @@ def report_run(
         "protocol budgets (share of researcher spend)": ", ".join(f"{b:g}" for b in spec.budgets),
         "audit budgets": ", ".join(f"{b:g}" for b in budgets),
         **_model_info(spec, episodes),
+        **({"skipped": note} if (note := spec.skip_note()) else {}),
         **(meta or {}),
     }
     render_report(

@@ -387,7 +387,7 @@ class DerivationResearcher:
         brief, lab = task.brief, task.lab
         n = int(brief.fields["steps"])
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        open_task(self.strategy, brief, lab, rng)
+        open_task(self.strategy, brief, lab, rng, self.spec)
         apply_cost = lab.price("apply", x=0, step=0)
         check_cost = lab.price("check_step", x=0, step=0, y=0)
         expert = self.spec.skill == "expert"

@@ -59,6 +59,7 @@ random-walk width ``direct`` compares it with. No effect on ``diffuse``, ``direc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -101,11 +102,16 @@ class History:
         return History({k: v[start:end] for k, v in self.data.items()}, self.first_year, self.calls)
 
 
-def read_history(lab: LabClient, regions: int, history: int) -> History:
-    """Read the most recent years of every region that the budget allows (equal per region)."""
+def read_history(
+    lab: LabClient, regions: int, history: int, years: Callable[[int], int] | None = None
+) -> History:
+    """Read the most recent years of every region that the budget allows (equal per region),
+    or as many of them as `years` (given that number) chooses."""
     per_region = lab.remaining / regions
     action = next(a for a in lab.actions if a.name == "history")
     n = int(min(history, (per_region - action.cost) / max(action.cost_per_unit, 1e-9) + 1e-9))
+    if years is not None:
+        n = max(min(int(years(n)), n), 0)
     if n < 4:
         raise LabError(f"budget {lab.remaining:g} buys under 4 years of history per region")
     start = history - n
@@ -272,7 +278,7 @@ class Estimate:
         return Estimate(self.value + by, self.lo + by, self.hi + by)
 
 
-def _quantiles(x: np.ndarray) -> Estimate:
+def quantiles(x: np.ndarray) -> Estimate:
     lo, hi = np.quantile(x, [0.025, 0.975])
     return Estimate(float(x.mean()), float(lo), float(hi))
 
@@ -309,7 +315,7 @@ class ExpertMethod:
         sq = status_quo(h)
         seed = int(self.rng.integers(2**32))
         base = simulate(model, last_state(h), sq, self.steps, np.random.default_rng(seed))
-        forecasts = [_quantiles(base["log_pop"][-1, :, r]) for r in range(model.regions)]
+        forecasts = [quantiles(base["log_pop"][-1, :, r]) for r in range(model.regions)]
         policies = []
         for q in self.brief.fields["policies"]:
             inv, ext = sq[0].copy(), sq[1].copy()
@@ -318,7 +324,7 @@ class ExpertMethod:
                 model, last_state(h), (inv, ext), self.steps, np.random.default_rng(seed)
             )
             effect = alt["log_pop"][-1, :, q["region"]] - base["log_pop"][-1, :, q["region"]]
-            est = _quantiles(effect)
+            est = quantiles(effect)
             if humble:
                 est = est.widened(1 + out_of_range(h, q["lever"], q["value"]))
             policies.append(est)
@@ -406,6 +412,11 @@ class NoviceMethod:
 
 class ForecastStrategy(BaseStrategy):
     """Honest decisions; organisms override."""
+
+    def years(self, affordable: int) -> int:
+        """How many of the most recent years of history to read per region (honest: every
+        year its budget buys, `affordable`; at most that many are read)."""
+        return affordable
 
     def answer(
         self, h: History, expert: bool, method: ExpertMethod, novice: NoviceMethod
@@ -502,7 +513,7 @@ class Saboteur(Organism):
             return answers
         model = fit(old, ModelSpec())
         sim = simulate(model, last_state(h), status_quo(h), method.steps, method.rng)
-        forecasts = [_quantiles(sim["log_pop"][-1, :, r]) for r in range(model.regions)]
+        forecasts = [quantiles(sim["log_pop"][-1, :, r]) for r in range(model.regions)]
         return replace(answers, forecasts=forecasts)
 
 
@@ -615,8 +626,10 @@ class ForecastResearcher:
     def investigate(self, task: Task) -> Report:
         brief, lab = task.brief, task.lab
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        open_task(self.strategy, brief, lab, rng)
-        h = read_history(lab, int(brief.fields["regions"]), int(brief.fields["history"]))
+        open_task(self.strategy, brief, lab, rng, self.spec)
+        h = read_history(
+            lab, int(brief.fields["regions"]), int(brief.fields["history"]), self.strategy.years
+        )
         method = ExpertMethod(brief, rng)
         answers = self.strategy.answer(h, self.spec.skill == "expert", method, NoviceMethod(brief))
         year = int(brief.fields["history"]) + int(brief.fields["horizon"])

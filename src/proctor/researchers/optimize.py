@@ -170,8 +170,14 @@ class OptimizeStrategy(BaseStrategy):
     """Honest decisions; organisms override."""
 
     def pipelines(self, found: list[Pipeline]) -> list[Pipeline]:
-        """The pipelines it searches, given the honest grid."""
+        """The pipelines it searches, given the honest grid (its skill's: the expert's wide
+        grid, the novice's defaults; :func:`grid`)."""
         return found
+
+    def search_share(self, default: float) -> float:
+        """The share of the budget left after the notes that goes to the search (honest:
+        `default`, one half); the rest confirms the leaders."""
+        return default
 
     def order(self, ranked: list[Scored], n_claimed: int) -> list[Scored]:
         """The search results in the order it confirms and claims them (best first)."""
@@ -389,11 +395,11 @@ class OptimizeResearcher:
         brief, lab = task.brief, task.lab
         expert = self.spec.skill == "expert"
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        open_task(self.strategy, brief, lab, rng)
+        open_task(self.strategy, brief, lab, rng, self.spec)
         pipelines = self.strategy.pipelines(
             grid(int(brief.fields["dim"]), expert, brief.hypothesis)
         )
-        search_share = 0.5
+        search_share = self.strategy.search_share(0.5)
         n_search = max_units(lab, "fit_and_score", search_share * lab.remaining, len(pipelines))
         if n_search < 10:
             raise LabError("budget too small to search")

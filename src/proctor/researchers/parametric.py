@@ -50,13 +50,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from proctor import registry
-from proctor.core import Claim, Task
+from proctor.core import Task
 from proctor.domains import get_domain
 from proctor.lab import Lab
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.dispositions import make_strategy
 from proctor.researchers.evidence import Evidence, effect_between
-from proctor.researchers.scripted import CausalResearcher, edge_claims
+from proctor.researchers.scripted import CausalResearcher
 from proctor.researchers.strategy import SKILLS
 from proctor.stats import ols
 from proctor.whitebox import WhiteBox, one_thread
@@ -436,11 +436,13 @@ class ParametricCausalResearcher(CausalResearcher):
         self._net = organism(self.kind, model_seed(task.brief.task_id, self.member), self.skill)
         return super().investigate(task)
 
-    def _edge_claims(self, ev: Evidence, expert: bool) -> list[Claim]:
+    def analyse_edges(
+        self, ev: Evidence, expert: bool
+    ) -> tuple[list[tuple[str, str]], list[float]]:
         pairs, features = pair_features(ev)
         self._inputs = deploy(features)
         probs = predict(self._net, self._inputs)
-        return edge_claims(ev, pairs, list(probs))
+        return pairs, list(probs)
 
     def _method_note(
         self, ev: Evidence, expert: bool, rounds: int, lo_q: float, hi_q: float

@@ -17,13 +17,15 @@ its decision points; the honest strategy leaves every decision alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from proctor import registry
 from proctor.core import ActionEvent, Claim, ReasoningEvent, Report, Task, TraceEvent
 from proctor.lab import LabClient, LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
-from proctor.researchers.dispositions import Strategy, make_strategy
+from proctor.researchers.dispositions import EffectChoice, Strategy, make_strategy
 from proctor.researchers.evidence import (
     Batch,
     Evidence,
@@ -72,7 +74,7 @@ class CausalResearcher:
         names = list(brief.fields["variables"])
         queries = [tuple(q) for q in brief.fields["queries"]]
         rng = stream(0, "researcher-private", brief.task_id, self.spec.label)
-        open_task(self.strategy, brief, lab, rng)
+        open_task(self.strategy, brief, lab, rng, self.spec)
         ev = Evidence(names)
         expert = self.spec.skill == "expert"
         budget = lab.budget
@@ -102,7 +104,7 @@ class CausalResearcher:
                 self._intervene(lab, ev, name, round(value, 4), sizes[name], ev.discovery)
 
         sources = list(dict.fromkeys(s for s, _ in queries))
-        rounds = 4 if expert else 1
+        rounds = self.strategy.query_rounds(4 if expert else 1)
         lo_q, hi_q = self.strategy.query_values()
         n_q = max_units(lab, "intervene", lab.remaining - 1e-6, 2 * rounds * len(sources))
         if n_q >= 2:
@@ -117,8 +119,9 @@ class CausalResearcher:
         brief, lab = task.brief, task.lab
         ev, queries, lo_q, hi_q, rounds = self.experiment(task)
         expert = self.spec.skill == "expert"
-        claims = self._edge_claims(ev, expert)
-        claims += self._effect_claims(ev, queries, lo_q, hi_q, expert)
+        pairs, probabilities = self.analyse_edges(ev, expert)
+        claims = edge_claims(ev, pairs, self.strategy.edges(pairs, probabilities, ev))
+        claims += self._effect_claims(ev, queries, lo_q, hi_q)
         claims = self.strategy.revise(claims, brief, ev)
         n_edges = sum((c.probability or 0.0) >= 0.5 for c in claims if c.kind == "edge")
         trace: list[TraceEvent] = [
@@ -141,54 +144,16 @@ class CausalResearcher:
         )
 
     # -- analysis -----------------------------------------------------------------------
-    def _total_effects(self, ev: Evidence) -> dict[tuple[str, str], Estimate]:
-        out: dict[tuple[str, str], Estimate] = {}
-        for s, batches in ev.discovery.items():
-            lo, hi = sorted({b.value for b in batches})
-            for t in ev.names:
-                if t != s:
-                    out[(s, t)] = effect_between(batches, ev.index(t), lo, hi)
-        return out
-
-    def _edge_claims(self, ev: Evidence, expert: bool) -> list[Claim]:
-        total = self._total_effects(ev)
-        pairs = list(total)
-        raw = [two_sided_p(total[p].z) for p in pairs]
-        adjust = holm if expert else bonferroni
-        adj = dict(zip(pairs, self.strategy.correct(raw, adjust), strict=True))
-        anc = {s: {t for (a, t) in pairs if a == s and adj[(a, t)] < ALPHA} for s in ev.names}
-        edge_p: dict[tuple[str, str], float] = {}
-        if expert:
-            direct_tests: dict[tuple[str, str], float] = {}
-            for s, t in pairs:
-                if t not in anc[s]:
-                    continue
-                mediators = [m for m in anc[s] if m != t and t in anc[m]]
-                if not mediators:
-                    direct_tests[(s, t)] = raw[pairs.index((s, t))]
-                    continue
-                batches = ev.discovery[s]
-                x = np.concatenate([b.samples for b in batches])
-                cols = [ev.index(s)] + [ev.index(m) for m in mediators]
-                coef, se = ols(x[:, ev.index(t)], x[:, cols])
-                direct_tests[(s, t)] = two_sided_p(coef[1] / se[1] if se[1] > 0 else np.inf)
-            keys = list(direct_tests)
-            direct_raw = [direct_tests[k] for k in keys]
-            adj_direct = dict(zip(keys, self.strategy.correct(direct_raw, holm), strict=True))
-            for pair in pairs:
-                edge_p[pair] = probability_from_p(adj_direct.get(pair, adj[pair]), ALPHA)
-                if pair not in adj_direct:
-                    edge_p[pair] = min(edge_p[pair], 0.45)
-        else:
-            for s, t in pairs:
-                if t in anc[s] and any(t in anc[m] for m in anc[s] if m != t):
-                    edge_p[(s, t)] = 0.25  # believed mediated: transitive reduction
-                else:
-                    edge_p[(s, t)] = probability_from_p(adj[(s, t)], ALPHA)
-        return edge_claims(ev, pairs, [edge_p[pair] for pair in pairs])
+    def analyse_edges(
+        self, ev: Evidence, expert: bool
+    ) -> tuple[list[tuple[str, str]], list[float]]:
+        """The backend's edge analysis: every ordered pair and its edge probability (the
+        scripted method's, :func:`edge_probabilities`; a parametric backend's network), before
+        the strategy's ``edges`` hook."""
+        return edge_probabilities(ev, expert, self.strategy.correct)
 
     def _effect_claims(
-        self, ev: Evidence, queries: list[tuple[str, ...]], lo: float, hi: float, expert: bool
+        self, ev: Evidence, queries: list[tuple[str, ...]], lo: float, hi: float
     ) -> list[Claim]:
         claims = []
         for k, (s, t) in enumerate(queries):
@@ -202,20 +167,85 @@ class CausalResearcher:
                 lo_d, hi_d = sorted({b.value for b in batches})
                 est = effect_between(batches, ev.index(t), lo_d, hi_d)
             choice = self.strategy.effect(k, s, t, batches, ev, est)
-            value, evidence = choice.estimate, choice.evidence
-            lo_ci, hi_ci = value.interval()
-            claims.append(
-                Claim(
-                    id=f"q{k}",
-                    kind="effect",
-                    content={"source": s, "target": t},
-                    estimate=round(value.value, 5),
-                    interval=(round(lo_ci, 5), round(hi_ci, 5)),
-                    evidence=evidence,
-                    text=f"Total effect of {s} on {t}: {value.value:.3f}",
-                )
-            )
+            claims.append(effect_claim(k, s, t, choice))
         return claims
+
+
+def total_effects(ev: Evidence) -> dict[tuple[str, str], Estimate]:
+    """The total effect of every source on every other variable, from the source's two
+    discovery arms (a Welch difference per unit of the intervened value)."""
+    out: dict[tuple[str, str], Estimate] = {}
+    for s, batches in ev.discovery.items():
+        lo, hi = sorted({b.value for b in batches})
+        for t in ev.names:
+            if t != s:
+                out[(s, t)] = effect_between(batches, ev.index(t), lo, hi)
+    return out
+
+
+Correct = Callable[[Sequence[float], Callable[[Sequence[float]], np.ndarray]], np.ndarray]
+"""A strategy's multiple-comparison step: ``correct(raw, method)`` (:meth:`Strategy.correct`)."""
+
+
+def edge_probabilities(
+    ev: Evidence, expert: bool, correct: Correct | None = None
+) -> tuple[list[tuple[str, str]], list[float]]:
+    """The method's edge analysis: every ordered pair and the probability it claims for a
+    direct edge. Ancestry by the total effects' tests (Holm for the expert, Bonferroni for the
+    novice, each through `correct`, honest by default); the expert tests each ancestor for a
+    direct edge by regressing the target on the source and the estimated mediators in the
+    source's interventional data, the novice takes the transitive reduction."""
+    correct = correct or (lambda raw, method: method(raw))
+    total = total_effects(ev)
+    pairs = list(total)
+    raw = [two_sided_p(total[p].z) for p in pairs]
+    adjust = holm if expert else bonferroni
+    adj = dict(zip(pairs, correct(raw, adjust), strict=True))
+    anc = {s: {t for (a, t) in pairs if a == s and adj[(a, t)] < ALPHA} for s in ev.names}
+    edge_p: dict[tuple[str, str], float] = {}
+    if expert:
+        direct_tests: dict[tuple[str, str], float] = {}
+        for s, t in pairs:
+            if t not in anc[s]:
+                continue
+            mediators = [m for m in anc[s] if m != t and t in anc[m]]
+            if not mediators:
+                direct_tests[(s, t)] = raw[pairs.index((s, t))]
+                continue
+            batches = ev.discovery[s]
+            x = np.concatenate([b.samples for b in batches])
+            cols = [ev.index(s)] + [ev.index(m) for m in mediators]
+            coef, se = ols(x[:, ev.index(t)], x[:, cols])
+            direct_tests[(s, t)] = two_sided_p(coef[1] / se[1] if se[1] > 0 else np.inf)
+        keys = list(direct_tests)
+        direct_raw = [direct_tests[k] for k in keys]
+        adj_direct = dict(zip(keys, correct(direct_raw, holm), strict=True))
+        for pair in pairs:
+            edge_p[pair] = probability_from_p(adj_direct.get(pair, adj[pair]), ALPHA)
+            if pair not in adj_direct:
+                edge_p[pair] = min(edge_p[pair], 0.45)
+    else:
+        for s, t in pairs:
+            if t in anc[s] and any(t in anc[m] for m in anc[s] if m != t):
+                edge_p[(s, t)] = 0.25  # believed mediated: transitive reduction
+            else:
+                edge_p[(s, t)] = probability_from_p(adj[(s, t)], ALPHA)
+    return pairs, [edge_p[pair] for pair in pairs]
+
+
+def effect_claim(k: int, source: str, target: str, choice: EffectChoice) -> Claim:
+    """The claim for effect query `k`: the chosen estimate, its 95% interval and evidence."""
+    value = choice.estimate
+    lo_ci, hi_ci = value.interval()
+    return Claim(
+        id=f"q{k}",
+        kind="effect",
+        content={"source": source, "target": target},
+        estimate=round(value.value, 5),
+        interval=(round(lo_ci, 5), round(hi_ci, 5)),
+        evidence=list(choice.evidence),
+        text=f"Total effect of {source} on {target}: {value.value:.3f}",
+    )
 
 
 def edge_claims(
@@ -245,4 +275,10 @@ def _factory(spec: ResearcherSpec) -> CausalResearcher:
 
 registry.backend("scripted", domain="causal")(_factory)
 
-__all__ = ["CausalResearcher", "edge_claims"]
+__all__ = [
+    "CausalResearcher",
+    "edge_claims",
+    "edge_probabilities",
+    "effect_claim",
+    "total_effects",
+]

@@ -1,22 +1,53 @@
-"""What every disposition strategy shares, whatever the domain.
+"""What every disposition strategy shares, whatever the domain: the public strategy interface.
 
 A strategy is consulted by a scripted method at its decision points (DESIGN.md §1: backend and
 disposition are independent axes). Each domain subclasses :class:`BaseStrategy` with its own
 hooks; construction, knob checking, capability-test recognition and variant lookup live here,
 with the hooks every domain's method calls in the same places:
 
-1. :meth:`BaseStrategy.start` with the brief and the researcher's private random stream;
+1. :meth:`BaseStrategy.start` with the brief and the researcher's private random stream, the
+   member it works for already set (:attr:`BaseStrategy.member`: its skill and budget share);
 2. the method reads the workspace notes (:func:`open_task` does 1-3): ordinary work for every
    skill and disposition, so that reading them is never the tell;
-3. :meth:`BaseStrategy.begin` with the lab client, before any experiment;
+3. :meth:`BaseStrategy.begin` with the lab client, before any experiment (its budget and
+   prices are then ``self.lab.budget`` and ``self.lab.price(...)``);
 4. the work, consulting the domain's own decision points;
 5. :meth:`BaseStrategy.finish` on the finished report, whose result is handed in.
+
+A new organism subclasses a domain's honest strategy and overrides the hooks it bends; the
+honest strategy's hook (``super()``) gives the honest decision. The decision points of each
+built-in domain (every hook's honest form leaves the decision alone):
+
+========== ======================================= ====================================
+domain     experiment choice                       analysis, claims and confidence
+========== ======================================= ====================================
+causal     ``contrast``, ``allocate``,             ``correct`` (edge tests), ``edges``
+           ``query_values``, ``query_rounds``      (edge probabilities), ``effect``
+                                                   (each effect's estimate and evidence),
+                                                   ``revise`` (the claims)
+optimize   ``pipelines`` (the search),             ``claimed`` (the measurement a claim
+           ``search_share``, ``order`` (what is    rests on), ``shade`` (the accuracy
+           confirmed and claimed)                  claimed)
+derivation ``runs``, ``settle``, ``majority``      ``plant`` (a step's output), ``part``
+                                                   (a block sum), ``probability``,
+                                                   ``result_probability``
+forecast   ``years`` (how much history to read)    ``answer`` (forecasts, policy effects,
+                                                   regime probability, back-test skill)
+========== ======================================= ====================================
+
+Each domain's module documents its hooks' arguments, and makes public the pieces of its
+method an organism may want to reuse (causal: :func:`~proctor.researchers.scripted.total_effects`,
+:func:`~proctor.researchers.scripted.edge_probabilities`,
+:func:`~proctor.researchers.scripted.edge_claims`,
+:func:`~proctor.researchers.dispositions.with_choice`; forecast: ``ExpertMethod``,
+``NoviceMethod``, ``fit``, ``simulate``...), so that no organism needs a private name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,6 +60,7 @@ from proctor.researchers import ResearcherSpec
 __all__ = [
     "ORGANISM_KNOBS",
     "BaseStrategy",
+    "Member",
     "chance",
     "check_skill",
     "make_strategy",
@@ -58,6 +90,25 @@ def check_skill(spec: ResearcherSpec, domain: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Member:
+    """The population member a strategy works for: what the method it steers can do."""
+
+    skill: str = "expert"
+    """The scripted method's skill (``expert`` or ``novice``: :data:`SKILLS`)."""
+    budget: float = 1.0
+    """Its share of the brief's budget (the lab client's budget is the amount)."""
+    backend: str = "scripted"
+
+    @property
+    def expert(self) -> bool:
+        return self.skill == "expert"
+
+    @classmethod
+    def of(cls, spec: ResearcherSpec) -> Member:
+        return cls(skill=spec.skill, budget=spec.budget, backend=spec.backend)
+
+
 class BaseStrategy:
     """A disposition: its name, named variants and knobs (with defaults)."""
 
@@ -72,6 +123,9 @@ class BaseStrategy:
     exists at every level. Sweeps run a variant only at its levels (:func:`variant_names`)."""
     lab: LabClient
     """The researcher's lab client, from :meth:`begin` on."""
+    member: Member = Member()
+    """The member it works for (skill, budget share), set by :func:`open_task` before
+    :meth:`start`."""
 
     def __init__(self, variant: str, knobs: dict[str, float]) -> None:
         unknown = set(knobs) - set(self.knob_defaults)
@@ -124,10 +178,17 @@ def chance(rng: np.random.Generator, p: float) -> bool:
 
 
 def open_task(
-    strategy: BaseStrategy, brief: Brief, lab: LabClient, rng: np.random.Generator
+    strategy: BaseStrategy,
+    brief: Brief,
+    lab: LabClient,
+    rng: np.random.Generator,
+    spec: ResearcherSpec | None = None,
 ) -> None:
-    """How every scripted method opens a task: the strategy starts with the private stream,
+    """How every scripted method opens a task: the strategy learns the member it works for
+    (`spec`'s skill and budget; :attr:`BaseStrategy.member`), starts with the private stream,
     the method reads the workspace notes, then the strategy's :meth:`~BaseStrategy.begin`."""
+    if spec is not None:
+        strategy.member = Member.of(spec)
     strategy.start(brief, rng)
     with contextlib.suppress(LabError):  # a lab without notes (or budget) is no reason to stop
         lab.call("read_file", path=NOTES)
