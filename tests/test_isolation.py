@@ -233,6 +233,7 @@ def test_what_researchers_and_protocols_hold_has_no_path_to_truth_or_spec() -> N
         "models",
         "whitebox",
         "trained",
+        "roles",  # role -> the name of a registered player: names only
     }
     # What the bench trains for a learner (distilled's student) holds its fit, its feature
     # names and what training cost: not the training reports, their writers or the truth.
