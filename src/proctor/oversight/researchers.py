@@ -425,11 +425,13 @@ class OversightResearcher:
                 ):
                     chosen = got
             cited = chosen or cited or best.call
-            claims = _claims(best, cited)
+            # the stack rests on every comparison the search made, and on the cited figures
+            searched = [c for c in lab.calls if c.action == "evaluate" and c.error is None]
+            claims = _claims(cited, [c.id for c in searched if c.id != cited.id])
         trace = [ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls]
         summary = (
             f"Searched {len([c for c in lab.calls if c.action == 'evaluate'])} evaluations; "
-            f"proposed {best.combiner}({'+'.join(best.keys)})."
+            f"proposed the {best.combiner} combination of {', '.join(best.keys)}."
             if best is not None
             else "No stack could be evaluated within the budget."
         )
@@ -437,7 +439,7 @@ class OversightResearcher:
         return strategy.finish(report)
 
 
-def _claims(best: Candidate, cited: LabCall) -> list[Claim]:
+def _claims(cited: LabCall, search: list[str]) -> list[Claim]:
     r = cited.result
     stack = dict(cited.result["stack"])
 
@@ -461,7 +463,7 @@ def _claims(best: Candidate, cited: LabCall) -> list[Claim]:
             id="stack",
             kind="stack",
             content=stack,
-            evidence=[cited.id],
+            evidence=[*search, cited.id],
             text=f"Proposed stack: {stack['combiner']} over {', '.join(stack['keys'])}.",
         ),
         figure("catch_rate", r.get("catch_rate"), r.get("catch_interval"), int(r.get("n_harmful", 0))),
