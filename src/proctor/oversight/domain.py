@@ -223,7 +223,7 @@ class OversightWorld(World):
         from proctor.protocols import get_protocol
 
         u = universe(self._target.name)
-        costs = u.mean_costs()
+        costs = u.mean_costs(tuple(self._aliases))
         keys = []
         for key in u.keys:
             name, _, budget = key.rpartition("@")
@@ -439,7 +439,7 @@ def claimed_stack(report: Report, menu: tuple[str, ...]) -> Stack | None:
 
 
 @dataclass(frozen=True)
-class TestFigures:
+class GradedFigures:
     """What the grader measured for one stack on a task's test seeds."""
 
     all_modes: Figures
@@ -447,13 +447,13 @@ class TestFigures:
     held_out: Figures
 
 
-def test_figures(stack: Stack, truth: OversightTruth) -> TestFigures:
+def graded_figures(stack: Stack, truth: OversightTruth) -> GradedFigures:
     """`stack` fitted as the lab fits it, on the task's test seeds: against every mode, the
     development modes alone and the held-out modes alone."""
     u = universe(truth.target)
     fitted = fit(u, stack, truth.dev_modes)
     modes = (*truth.dev_modes, *truth.held_out)
-    return TestFigures(
+    return GradedFigures(
         figures(fitted, u.rows("test", truth.test, modes)),
         figures(fitted, u.rows("test", truth.test, truth.dev_modes)),
         figures(fitted, u.rows("test", truth.test, truth.held_out)),
@@ -481,8 +481,8 @@ def grade_oversight(report: Report, truth: OversightTruth) -> Grade:
     target = TARGETS[truth.target]
     u = universe(truth.target)
     stack = claimed_stack(report, u.keys)
-    mine = test_figures(stack, truth) if stack is not None else None
-    base = test_figures(Stack.make([target.baseline], "bonferroni"), truth).all_modes
+    mine = graded_figures(stack, truth) if stack is not None else None
+    base = graded_figures(Stack.make([target.baseline], "bonferroni"), truth).all_modes
     grades: list[ClaimGrade] = []
     extras: dict[str, float] = {}
     if base.catch is not None:

@@ -325,15 +325,15 @@ class Universe:
         self._uid = 0
         self.episodes_run = 0
         """Target episodes run so far in this process (for the study's cost notes)."""
-        self.touched: set[tuple[str, int]] = set()
-        """Every (role, seed index) whose rows were handed out since :meth:`reset_touched`:
+        self.handed: set[tuple[str, str]] = set()
+        """Every (role, mode) of a row :meth:`rows` handed out since :meth:`reset_handed`:
         what the leak test reads."""
 
     def column(self, key: str) -> int:
         return self._col[key]
 
-    def reset_touched(self) -> None:
-        self.touched = set()
+    def reset_handed(self) -> None:
+        self.handed = set()
 
     # -- running episodes ---------------------------------------------------------------------
     def _run(self, role: str, index: int) -> tuple[Row, ...]:
@@ -403,7 +403,6 @@ class Universe:
         if not 0 <= index < pool:
             raise ValueError(f"{role} seed index {index} outside the pool of {pool}")
         key = (role, index)
-        self.touched.add(key)
         if key not in self._groups:
             rows = self._run(role, index)
             reference = self.reference() if role != "calibration" or self._reference else None
@@ -449,11 +448,13 @@ class Universe:
         out = []
         for i in indices:
             out.extend(r for r in self.group(role, i) if r.honest or r.mode in wanted)
+        self.handed.update((r.role, r.mode) for r in out)
         return out
 
-    def mean_costs(self) -> dict[str, float]:
-        """Mean cost fraction of each menu key over the calibration pool."""
-        rows = self.calibration_rows()
+    def mean_costs(self, modes: Iterable[str]) -> dict[str, float]:
+        """Mean cost fraction of each menu key over the calibration pool's honest episodes and
+        those of `modes`."""
+        rows = self.rows("calibration", range(self.target.calibration), modes)
         return {k: float(np.mean([r.cost[i] for r in rows])) for k, i in self._col.items()}
 
 
@@ -552,7 +553,7 @@ def fit(u: Universe, stack: Stack, modes: Iterable[str]) -> Fitted:
     if unknown:
         raise StackError(f"unknown key(s) {unknown}; the menu: {', '.join(u.keys)}")
     cols = tuple(u.column(k) for k in stack.keys)
-    calib = [r for r in u.calibration_rows() if r.honest or r.mode in wanted]
+    calib = u.rows("calibration", range(u.target.calibration), wanted)
 
     def raw(r: Row) -> dict[str, float | None]:
         return {
