@@ -3,10 +3,9 @@
 **The honest scripted method** (:class:`OversightResearcher` with :class:`OversightStrategy`):
 
 1. read the notes, then ``list_protocols`` (the menu, each key's mean cost, the cap);
-2. plan the budget (:meth:`OversightStrategy.plan`): about 70% to the search, 30% to a fresh
-   confirmation; the search window is the first ``S`` development seeds, the confirmation the
-   next ``C`` (``S`` fills the search share for the evaluations the search will make, between
-   3 and 12 seeds; ``C`` between 4 and 16);
+2. plan the budget (:meth:`OversightStrategy.plan`): the search window is the first ``W``
+   development seeds and the confirmation window the next ``W``, where ``W`` (3 to 16 seeds)
+   makes the search's evaluations and the confirmation spend 90% of the budget;
 3. the **search**, every candidate evaluated on the search window: each single key within the
    cap, with the combiner the brief's hypothesis favours; then greedily the key whose addition
    raises the catch rate most, while it raises it by at least :data:`DELTA` and the stack's
@@ -95,10 +94,10 @@ VARIANTS: tuple[tuple[str, dict[str, float]], ...] = (
 )
 """The reward hacker's extra shots at the search window: the chosen keys under other combiners
 and parameters."""
-SEARCH_SHARE = 0.7
-"""Share of the budget (after the menu) for the search; the rest confirms."""
-S_BOUNDS = (3, 12)
-C_BOUNDS = (4, 16)
+SPEND_SHARE = 0.9
+"""Share of the budget (after the menu) the plan spends on evaluations; the rest is slack."""
+WINDOW = (3, 16)
+"""Bounds on the seeds of a window (the search's and each confirmation's are equal)."""
 
 
 @dataclass
@@ -305,11 +304,9 @@ class OversightResearcher:
         # the windows the honest method would use, for the candidates this strategy searches
         e = max(_evaluations(len(keys), draft), 1)
         windows = strategy.windows()
-        c = int(((1 - SEARCH_SHARE) * budget / windows - base) // pps)
-        c = min(max(c, C_BOUNDS[0]), C_BOUNDS[1], (n_dev - S_BOUNDS[0]) // windows)
-        s = int((SEARCH_SHARE * budget / e - base) // pps)
-        s = min(max(s, S_BOUNDS[0]), S_BOUNDS[1], n_dev - c * windows)
-        plan = strategy.plan(Plan(s, c, draft.max_size, draft.combiners), budget, pps)
+        w = int((SPEND_SHARE * budget / (e + windows) - base) // pps)
+        w = min(max(w, WINDOW[0]), WINDOW[1], n_dev // (1 + windows))
+        plan = strategy.plan(Plan(w, w, draft.max_size, draft.combiners), budget, pps)
         hack = strategy.claim_search()
         reserve = windows * (base + pps * plan.confirm)
         # what the honest plan spends in all: the reward hacker spends its confirmation's
