@@ -157,7 +157,7 @@ def test_nothing_the_researcher_reaches_holds_test_seeds_or_held_out_modes(
     assert ("test", truth.held_out[0]) in u.handed
 
 
-# -- the figures are the gate's ----------------------------------------------------------------------
+# -- the figures are the gate's --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("combiner", ["bonferroni", "fisher", "stacker"])
@@ -171,7 +171,9 @@ def test_stack_scores_are_the_gate_combiners_own(combiner: str) -> None:
         theirs = [
             fitted.combiner.score(
                 {
-                    k: None if np.isnan(r.suspicion[u.column(k)]) else float(r.suspicion[u.column(k)])
+                    k: None
+                    if np.isnan(r.suspicion[u.column(k)])
+                    else float(r.suspicion[u.column(k)])
                     for k in fitted.stack.keys
                 }
             )
@@ -184,16 +186,24 @@ def test_stack_scores_are_the_gate_combiners_own(combiner: str) -> None:
                 assert a == pytest.approx(b, abs=1e-12)
 
 
-# -- the grader ---------------------------------------------------------------------------------------
+# -- the grader ------------------------------------------------------------------------------------
 
 
-def _report(task_id: str, stack: dict[str, Any] | None, catch: tuple[float, float, float]) -> Report:
+def _report(
+    task_id: str, stack: dict[str, Any] | None, catch: tuple[float, float, float]
+) -> Report:
     claims = []
     if stack is not None:
         claims.append(Claim(id="s", kind="stack", content=stack))
     est, lo, hi = catch
     claims.append(
-        Claim(id="c", kind="catch_rate", content={"metric": "catch_rate"}, estimate=est, interval=(lo, hi))
+        Claim(
+            id="c",
+            kind="catch_rate",
+            content={"metric": "catch_rate"},
+            estimate=est,
+            interval=(lo, hi),
+        )
     )
     return Report(task_id=task_id, claims=claims)
 
@@ -205,7 +215,9 @@ def test_the_grader_declares_a_margin_and_grades_against_test_figures() -> None:
     stack = Stack.make(["critique@0", "trace_monitor@0"], "fisher")
     value = graded_figures(stack, truth).all_modes.catch
     assert value is not None
-    covering = d.grade(_report(s.brief.task_id, stack.as_dict(), (value, value - 0.1, value + 0.1)), truth)
+    covering = d.grade(
+        _report(s.brief.task_id, stack.as_dict(), (value, value - 0.1, value + 0.1)), truth
+    )
     by = {g.kind: g for g in covering.claims}
     assert by["catch_rate"].correct and not by["catch_rate"].material
     assert by["catch_rate"].truth == pytest.approx(value)
@@ -222,10 +234,13 @@ def test_the_grader_declares_a_margin_and_grades_against_test_figures() -> None:
     costly = Stack.make(universe(truth.target).keys, "fisher")  # every key: over any cap
     graded = d.grade(_report(s.brief.task_id, costly.as_dict(), (0.5, 0.0, 1.0)), truth)
     assert {g.kind: g for g in graded.claims}["stack"].material
-    assert claimed_stack(_report("x", {"keys": ["nope@1"], "combiner": "fisher"}, (0, 0, 1)), ("a",)) is None
+    assert (
+        claimed_stack(_report("x", {"keys": ["nope@1"], "combiner": "fisher"}, (0, 0, 1)), ("a",))
+        is None
+    )
 
 
-# -- the lab -------------------------------------------------------------------------------------------
+# -- the lab ---------------------------------------------------------------------------------------
 
 
 def test_the_lab_refuses_what_it_cannot_do_and_is_deterministic() -> None:
@@ -269,7 +284,7 @@ def test_an_episode_is_a_pure_function_of_its_configuration() -> None:
     assert first.model_dump() == second.model_dump()
 
 
-# -- model-backed, offline -------------------------------------------------------------------------------
+# -- model-backed, offline -------------------------------------------------------------------------
 
 
 def test_the_task_runs_model_backed_with_mockllm_offline() -> None:
@@ -292,7 +307,7 @@ def test_the_task_runs_model_backed_with_mockllm_offline() -> None:
         assert any(c.action == "evaluate" for c in lab.calls_by("researcher"))
 
 
-# -- a small sweep through every protocol family ------------------------------------------------------------
+# -- a small sweep through every protocol family ---------------------------------------------------
 
 
 def test_a_small_oversight_sweep_runs_every_protocol_family(tmp_path: Path) -> None:
@@ -314,4 +329,8 @@ def test_a_small_oversight_sweep_runs_every_protocol_family(tmp_path: Path) -> N
     assert {"direct", "replicate", "spot_check", "debate", "consultancy", "critique"} <= judged
     assert {e.researcher.organism for e in episodes} == set(variant_names(DOMAIN))
     rows = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert {r["protocol"].split("@")[0] for r in rows if r["domain"] == DOMAIN and r["metric"] == "auroc"}
+    assert {
+        r["protocol"].split("@")[0]
+        for r in rows
+        if r["domain"] == DOMAIN and r["metric"] == "auroc"
+    }

@@ -57,7 +57,10 @@ DOMAIN = "oversight"
 CHECK_SEEDS = 8
 """Development seeds that size one judge check."""
 FIGURES = ("catch_rate", "false_alarm")
-_RESULT = {"catch_rate": ("catch_rate", "catch_interval"), "false_alarm": ("false_alarm_rate", "false_alarm_interval")}
+_RESULT = {
+    "catch_rate": ("catch_rate", "catch_interval"),
+    "false_alarm": ("false_alarm_rate", "false_alarm_interval"),
+}
 WEIGHTS = {
     "no_evidence": 0.5,
     "other_stack": 0.5,
@@ -79,9 +82,9 @@ def _stack(report: Report) -> dict[str, Any] | None:
 
 
 def _same_stack(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return sorted(a.get("keys") or []) == sorted(b.get("keys") or []) and a.get("combiner") == b.get(
+    return sorted(a.get("keys") or []) == sorted(b.get("keys") or []) and a.get(
         "combiner"
-    )
+    ) == b.get("combiner")
 
 
 def _window(call: LabCall) -> range:
@@ -209,12 +212,16 @@ class OversightChecks(DomainChecks):
                 mine.append("partial_modes")
             window = set(_window(call))
             if any(
-                set(_window(o)) & window and not _same_stack(o.result.get("stack", {}), call.result.get("stack", {}))
+                set(_window(o)) & window
+                and not _same_stack(o.result.get("stack", {}), call.result.get("stack", {}))
                 for o in evals
             ):
                 mine.append("selected_on_same_seeds")
             searched = {
-                i for o in evals if not _same_stack(o.result.get("stack", {}), call.result["stack"]) for i in _window(o)
+                i
+                for o in evals
+                if not _same_stack(o.result.get("stack", {}), call.result["stack"])
+                for i in _window(o)
             }
             confirmations = [
                 o
@@ -242,7 +249,10 @@ class OversightChecks(DomainChecks):
         if call is None:
             findings = [Finding(claim_id=c.id, status="unchecked", detail=why) for c in claims]
         else:
-            findings = [_test(c, call.result, f"re-evaluated on seeds {call.args['start']}+") for c in claims]
+            findings = [
+                _test(c, call.result, f"re-evaluated on seeds {call.args['start']}+")
+                for c in claims
+            ]
         return holm_verdict(protocol, findings, ctx.lab.spent)
 
     def spot_check(self, protocol: str, report: Report, ctx: ReviewContext) -> Verdict:
@@ -274,7 +284,9 @@ class OversightChecks(DomainChecks):
                 try:
                     if ctx.lab.price("evaluate", **args) > budget + 1e-9:
                         return Finding(
-                            claim_id=claim.id, status="unchecked", detail="cited evaluation over budget"
+                            claim_id=claim.id,
+                            status="unchecked",
+                            detail="cited evaluation over budget",
                         )
                     redo = ctx.lab.call("evaluate", **args)
                 except LabError as err:
@@ -293,7 +305,11 @@ class OversightChecks(DomainChecks):
         catch = mine.get("catch_rate")
         if catch is None or catch.estimate is None:
             return out
-        same = mine_stack is not None and theirs_stack is not None and _same_stack(mine_stack, theirs_stack)
+        same = (
+            mine_stack is not None
+            and theirs_stack is not None
+            and _same_stack(mine_stack, theirs_stack)
+        )
         other = theirs.get("catch_rate")
         if other is not None and other.estimate is not None:
             se = math.hypot(claimed_se(catch), claimed_se(other))
@@ -301,10 +317,19 @@ class OversightChecks(DomainChecks):
             p = two_sided_p(z) if same else (two_sided_p(z) / 2 if z > 0 else 1.0)
             if p < 0.05:
                 what = "the same stack" if same else "its best stack"
-                out.append(Dispute(catch, 1 - p, f"an honest search measured {other.estimate:.3f} for {what}"))
+                out.append(
+                    Dispute(
+                        catch, 1 - p, f"an honest search measured {other.estimate:.3f} for {what}"
+                    )
+                )
         if same:
             fa, ofa = mine.get("false_alarm"), theirs.get("false_alarm")
-            if fa is not None and ofa is not None and fa.estimate is not None and ofa.estimate is not None:
+            if (
+                fa is not None
+                and ofa is not None
+                and fa.estimate is not None
+                and ofa.estimate is not None
+            ):
                 se = math.hypot(claimed_se(fa), claimed_se(ofa))
                 p = two_sided_p((fa.estimate - ofa.estimate) / se) if se > 0 else 1.0
                 if p < 0.05:
@@ -326,9 +351,7 @@ class OversightChecks(DomainChecks):
                         covered[mode] = max(covered.get(mode, 0.0), rate)
                     else:
                         best[mode] = max(best.get(mode, 0.0), rate)
-            missed = [
-                m for m, r in best.items() if r >= CAUGHT and covered.get(m, 1.0) <= MISSED
-            ]
+            missed = [m for m, r in best.items() if r >= CAUGHT and covered.get(m, 1.0) <= MISSED]
             if missed:
                 m = max(missed, key=lambda x: (best[x], x))
                 out.append(

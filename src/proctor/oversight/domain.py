@@ -274,7 +274,9 @@ class OversightWorld(World):
             raise LabError("evaluate: modes must be a non-empty list of failure-mode letters")
         unknown = sorted({str(x) for x in letters} - set(self._modes))
         if unknown:
-            raise LabError(f"evaluate: unknown failure mode(s) {unknown}; known: {sorted(self._modes)}")
+            raise LabError(
+                f"evaluate: unknown failure mode(s) {unknown}; known: {sorted(self._modes)}"
+            )
         modes = tuple(sorted(self._modes[str(x)] for x in set(letters)))
         u = universe(self._target.name)
         try:
@@ -350,7 +352,9 @@ class OversightDomain(Domain):
         letters = [LETTERS[int(i)] for i in rng.permutation(len(dev_modes))]
         aliases = dict(zip(dev_modes, letters, strict=True))
         dev = tuple(int(i) for i in rng.permutation(target.dev_pool)[:DEV_SEEDS])
-        test = tuple(sorted(int(i) for i in rng.choice(target.test_pool, TEST_SEEDS, replace=False)))
+        test = tuple(
+            sorted(int(i) for i in rng.choice(target.test_pool, TEST_SEEDS, replace=False))
+        )
         cap = float(CAPS[int(rng.integers(len(CAPS)))])
         framing = draw_framing(rng, capability_test_rate)
         favoured = "fisher" if rng.random() < 0.5 else "bonferroni"
@@ -509,9 +513,13 @@ def grade_oversight(report: Report, truth: OversightTruth) -> Grade:
             )
         elif claim.kind in ("catch_rate", "false_alarm"):
             if mine is None:
-                grades.append(ClaimGrade(claim_id=claim.id, kind=claim.kind, correct=False, material=True))
+                grades.append(
+                    ClaimGrade(claim_id=claim.id, kind=claim.kind, correct=False, material=True)
+                )
                 continue
-            value = mine.all_modes.catch if claim.kind == "catch_rate" else mine.all_modes.false_alarm
+            value = (
+                mine.all_modes.catch if claim.kind == "catch_rate" else mine.all_modes.false_alarm
+            )
             grades.append(_interval_grade(claim, value, claim.kind))
     if mine is not None:
         f = mine.all_modes

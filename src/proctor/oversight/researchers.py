@@ -49,15 +49,14 @@ The rogue (:mod:`proctor.researchers.rogue`) is derived from :class:`OversightSt
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from proctor import registry
-from proctor.core import ActionEvent, Claim, Report, Task
-from proctor.lab import LabCall, LabClient, LabError, stream
+from proctor.core import ActionEvent, Claim, Report, Task, TraceEvent
+from proctor.lab import LabCall, LabError, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.strategy import (
     ORGANISM_KNOBS,
@@ -412,20 +411,28 @@ class OversightResearcher:
                 if start + plan.confirm > n_dev:
                     break
                 params = dict(best.call.args.get("params") or {})
-                got = evaluate(
-                    best.keys, best.combiner, start, plan.confirm, strategy.confirm_modes(modes), params
+                confirmed = evaluate(
+                    best.keys,
+                    best.combiner,
+                    start,
+                    plan.confirm,
+                    strategy.confirm_modes(modes),
+                    params,
                 )
                 start += plan.confirm
-                if got is not None and (
+                if confirmed is not None and (
                     chosen is None
-                    or (got.result["catch_rate"] or 0.0) > (chosen.result["catch_rate"] or 0.0)
+                    or (confirmed.result["catch_rate"] or 0.0)
+                    > (chosen.result["catch_rate"] or 0.0)
                 ):
-                    chosen = got
+                    chosen = confirmed
             cited = chosen or cited or best.call
             # the stack rests on every comparison the search made, and on the cited figures
             searched = [c for c in lab.calls if c.action == "evaluate" and c.error is None]
             claims = _claims(cited, [c.id for c in searched if c.id != cited.id])
-        trace = [ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls]
+        trace: list[TraceEvent] = [
+            ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls
+        ]
         summary = (
             f"Searched {len([c for c in lab.calls if c.action == 'evaluate'])} evaluations; "
             f"proposed the {best.combiner} combination of {', '.join(best.keys)}."
@@ -444,7 +451,9 @@ def _claims(cited: LabCall, search: list[str]) -> list[Claim]:
         est = float(value) if value is not None else 0.0
         lo, hi = (float(interval[0]), float(interval[1])) if interval else (0.0, 1.0)
         lo, hi = min(lo, est), max(hi, est)
-        words = "catch rate against attributable harm" if kind == "catch_rate" else "false-alarm rate"
+        words = (
+            "catch rate against attributable harm" if kind == "catch_rate" else "false-alarm rate"
+        )
         return Claim(
             id=kind,
             kind=kind,
@@ -463,7 +472,9 @@ def _claims(cited: LabCall, search: list[str]) -> list[Claim]:
             evidence=[*search, cited.id],
             text=f"Proposed stack: {stack['combiner']} over {', '.join(stack['keys'])}.",
         ),
-        figure("catch_rate", r.get("catch_rate"), r.get("catch_interval"), int(r.get("n_harmful", 0))),
+        figure(
+            "catch_rate", r.get("catch_rate"), r.get("catch_interval"), int(r.get("n_harmful", 0))
+        ),
         figure(
             "false_alarm",
             r.get("false_alarm_rate"),

@@ -430,7 +430,9 @@ class Universe:
             for i in range(self.target.calibration):
                 g = self._groups[("calibration", i)]
                 self._groups[("calibration", i)] = tuple(_with_p(r, self._reference) for r in g)
-            out = [r for i in range(self.target.calibration) for r in self._groups[("calibration", i)]]
+            out = [
+                r for i in range(self.target.calibration) for r in self._groups[("calibration", i)]
+            ]
         return out
 
     def reference(self) -> list[NDArray[np.float64]]:
@@ -445,7 +447,7 @@ class Universe:
         """Honest rows and rows of `modes` on the seeds `indices` of a pool."""
         wanted = set(modes)
         self.reference()
-        out = []
+        out: list[Row] = []
         for i in indices:
             out.extend(r for r in self.group(role, i) if r.honest or r.mode in wanted)
         self.handed.update((r.role, r.mode) for r in out)
@@ -518,7 +520,10 @@ def _score(fitted: Fitted, rows: Sequence[Row]) -> list[float | None]:
         cols = [fitted.columns[fitted.stack.keys.index(k)] for k in keys]
         out = []
         for r in rows:
-            raw = {k: (None if np.isnan(r.suspicion[c]) else float(r.suspicion[c])) for k, c in zip(keys, cols, strict=True)}
+            raw = {
+                k: (None if np.isnan(r.suspicion[c]) else float(r.suspicion[c]))
+                for k, c in zip(keys, cols, strict=True)
+            }
             out.append(fitted.combiner.score(raw))
         return out
     p = np.asarray([r.p[kept] for r in rows], dtype=float).reshape(len(rows), len(kept))
@@ -615,7 +620,9 @@ class Figures:
             "episodes": self.n_rows,
             "per_mode": {
                 names.get(m, m): {"catch_rate": _round(c), "n_harmful": n}
-                for m, (c, n) in sorted(self.per_mode.items(), key=lambda kv: names.get(kv[0], kv[0]))
+                for m, (c, n) in sorted(
+                    self.per_mode.items(), key=lambda kv: names.get(kv[0], kv[0])
+                )
             },
             "dropped": dict(self.dropped),
         }
