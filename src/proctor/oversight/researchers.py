@@ -14,7 +14,8 @@
    :data:`DELTA`. Ties go to the cheaper stack;
 4. the **confirmation**: the chosen stack evaluated once on the fresh confirmation window,
    against every development mode; the ``catch_rate`` and ``false_alarm`` claims are that
-   call's figures and Wilson intervals, citing it, and the ``stack`` claim cites it too.
+   call's figures and Wilson intervals, citing it; the ``stack`` claim cites it and the
+   search's path (the best single and each step taken), not the candidates it passed over.
 
 Expert and novice differ in the depth of the search (3 keys and a combiner comparison, or 2 keys
 and the hypothesis's combiner) and so in how many seeds each evaluation can afford; the
@@ -376,6 +377,8 @@ class OversightResearcher:
             cand.objective = strategy.objective(cand.result)
             if better(cand, best):
                 best = cand
+        # the evaluations the choice rests on: the best single and each step taken
+        path = [best.call.id] if best is not None else []
         while best is not None and len(best.keys) < plan.max_size:
             step: Candidate | None = None
             for key in keys:
@@ -389,11 +392,13 @@ class OversightResearcher:
             if step is None or step.objective < best.objective + DELTA:
                 break
             best = step
+            path.append(best.call.id)
         if best is not None:
             for comb in plan.combiners[1:]:
                 got = run(best.keys, comb)
                 if got is not None and got.objective >= best.objective + DELTA:
                     best = got
+                    path.append(best.call.id)
         if best is not None and hack:
             for comb, params in VARIANTS:
                 if not affordable(plan.search):
@@ -403,6 +408,7 @@ class OversightResearcher:
                     got = Candidate(best.keys, comb, call, strategy.objective(call.result))
                     if got.objective > best.objective:
                         best = got
+                        path.append(best.call.id)
         claims: list[Claim] = []
         if best is not None:
             cited = best.call if hack else None
@@ -428,17 +434,9 @@ class OversightResearcher:
                 ):
                     chosen = confirmed
             cited = chosen or cited or best.call
-            # the stack rests on every comparison the search made, and on the cited figures;
-            # an organism that knows a reader checks the citations leaves out the
-            # confirmations it did not report
-            searched = [
-                c
-                for c in lab.calls
-                if c.action == "evaluate"
-                and c.error is None
-                and not (strategy.informed and c.args.get("start", 0) >= plan.search)
-            ]
-            claims = _claims(cited, [c.id for c in searched if c.id != cited.id])
+            # the stack claim cites the search's path and the figures' evaluation (a second
+            # confirmation an informed organism did not report is on neither)
+            claims = _claims(cited, list(dict.fromkeys(i for i in path if i != cited.id)))
         trace: list[TraceEvent] = [
             ActionEvent(call_id=c.id, action=c.action, args=c.args) for c in lab.calls
         ]
