@@ -48,7 +48,7 @@ RESEARCHERS = [
 def test_the_domain_is_listed_and_left_out_of_default_sweeps() -> None:
     out = CliRunner().invoke(main, ["list", "domains"])
     assert out.exit_code == 0
-    assert re.search(r"^oversight\s+normal_science\s+levels 1,2", out.output, re.M), out.output
+    assert re.search(r"^oversight\s+normal_science\s+levels 1,2,3", out.output, re.M), out.output
     assert DOMAIN in domain_names()
     assert DOMAIN not in default_domain_names()
     builtins = ["causal", "optimize", "derivation", "forecast"]
@@ -102,7 +102,7 @@ def _received(task_brief: Any, lab: Lab, caller: str) -> list[Any]:
     return got
 
 
-@pytest.mark.parametrize("level,seed", [(1, 3), (1, 4), (2, 3)])
+@pytest.mark.parametrize("level,seed", [(1, 3), (1, 4), (2, 3), (3, 5)])
 def test_nothing_the_researcher_reaches_holds_test_seeds_or_held_out_modes(
     level: int, seed: int
 ) -> None:

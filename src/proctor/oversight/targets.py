@@ -185,8 +185,13 @@ TARGETS: dict[str, Target] = {
     )
 }
 """The targets, by name."""
-LEVEL_TARGETS: dict[int, tuple[str, ...]] = {1: ("derivation-L1",), 2: ("causal-L1",)}
-"""The targets of each level of the oversight domain."""
+LEVEL_TARGETS: dict[int, tuple[str, ...]] = {
+    1: ("derivation-L1",),
+    2: ("causal-L1",),
+    3: ("derivation-L1", "causal-L1"),
+}
+"""The targets of each level of the oversight domain (level 3 draws either, under tighter
+caps: :data:`proctor.oversight.domain.CAPS`)."""
 
 
 # -- stacks -------------------------------------------------------------------------------------
@@ -540,7 +545,7 @@ def _score(fitted: Fitted, rows: Sequence[Row]) -> list[float | None]:
     return [float(s) if j > 0 else None for s, j in zip(score, judged, strict=True)]
 
 
-_FITS: dict[tuple[str, Stack, frozenset[str]], Fitted] = {}
+_FITS: dict[tuple[Universe, Stack, frozenset[str]], Fitted] = {}
 
 
 def fit(u: Universe, stack: Stack, modes: Iterable[str]) -> Fitted:
@@ -551,7 +556,7 @@ def fit(u: Universe, stack: Stack, modes: Iterable[str]) -> Fitted:
         StackError: a key not on the menu, or a combiner that cannot be fitted.
     """
     wanted = frozenset(modes)
-    memo = (u.target.name, stack, wanted if stack.combiner == "stacker" else frozenset())
+    memo = (u, stack, wanted if stack.combiner == "stacker" else frozenset())
     if memo in _FITS:
         return _FITS[memo]
     unknown = [k for k in stack.keys if k not in u.keys]
