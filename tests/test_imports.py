@@ -37,6 +37,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gate", ("proctor.gate",)),
     ("bench", ("proctor.bench",)),  # spec, executors, episodes, store, training sets
     ("analysis", ("proctor.analysis",)),  # metrics, trust map, frontier, transfer, audit
+    # research on oversight: a domain whose lab runs bench episodes of other domains
+    ("oversight", ("proctor.oversight",)),
     ("report", ("proctor.report",)),
     ("live", ("proctor.live",)),  # the live loop: research through the gate, kept in a store
     ("review", ("proctor.review",)),  # the human review queue's web app, over the live store

@@ -46,9 +46,10 @@ GRADED = {
     "optimize": ("score",),
     "derivation": ("step", "part", "result"),
     "forecast": ("forecast", "policy", "regime", "backtest"),
+    "oversight": ("stack", "catch_rate", "false_alarm"),
 }
 """Claim kinds each domain's grader reads (forecast's ``backtest`` is recorded, not scored)."""
-LEVEL = {"causal": 1, "optimize": 1, "derivation": 3, "forecast": 1}
+LEVEL = {"causal": 1, "optimize": 1, "derivation": 3, "forecast": 1, "oversight": 1}
 """The level whose scripted report holds every claim kind (derivation's parts: level 3)."""
 REFERENCES = {
     "Irving, Christiano, Amodei 2018 — AI safety via debate",

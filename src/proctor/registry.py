@@ -34,7 +34,12 @@ KINDS: tuple[Kind, ...] = ("domain", "backend", "disposition", "protocol", "chec
 ANY_DOMAIN = "*"
 GROUP = "proctor"
 """The entry-point group of modules that register components."""
-BUILTIN_PACKAGES = ("proctor.domains", "proctor.researchers", "proctor.protocols")
+BUILTIN_PACKAGES = (
+    "proctor.domains",
+    "proctor.researchers",
+    "proctor.protocols",
+    "proctor.oversight",
+)
 """Where the built-in modules live: the fallback imports every module of these packages."""
 
 T = TypeVar("T")

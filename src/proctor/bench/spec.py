@@ -79,8 +79,9 @@ class SweepSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "bench"
-    domains: list[str] = Field(default_factory=lambda: registry.names("domain"))
-    """Domains to run; default: every registered domain."""
+    domains: list[str] = Field(default_factory=lambda: _default_domains())
+    """Domains to run; default: every registered domain that runs by default
+    (:attr:`proctor.domains.Domain.default_sweeps`; ``oversight`` runs only when named)."""
     levels: list[int] = Field(default_factory=lambda: [1, 2, 3])
     population: list[Member] = Field(
         default_factory=lambda: [
@@ -447,6 +448,11 @@ class EpisodeConfig(BaseModel):
         return _digest(_dump(self))[:20]
 
 
+def _default_domains() -> list[str]:
+    """Every registered domain that runs in sweeps naming none, sorted by name."""
+    return [d for d in registry.names("domain") if registry.lookup("domain", d).default_sweeps]
+
+
 def _trained(backend: str) -> bool:
     """Whether a researcher backend is a trained network with its own organisms (its
     dispositions are in its weights: no knobs, and white-box protocols can read it)."""
@@ -489,21 +495,22 @@ def _digest(obj: Any) -> str:
 
 
 def quick_spec() -> SweepSpec:
-    """The quick sweep `make bench` runs: every registered domain in listing order (the
-    built-ins causal, optimize, derivation, forecast: every rung of the evaluability ladder;
-    :func:`~proctor.domains.domain_names`) at levels 1-2, every protocol, with
+    """The quick sweep `make bench` runs: every registered domain that runs by default, in
+    listing order (the built-ins causal, optimize, derivation, forecast: every rung of the
+    evaluability ladder; :func:`~proctor.domains.default_domain_names`; ``oversight`` runs
+    only when named, ``--domains oversight --quick``) at levels 1-2, every protocol, with
     enough honest calibration episodes (4 members × 125 seeds) to back a threshold at a 2%
     audit budget, and one sandbagger (recognition 0.5; the full default sweeps 0, 0.5, 1).
 
     To stay under five minutes on 2 cores it leaves out the adaptive attacker, runs the
     costliest output protocols (the debates, consultancy, ensemble) at one budget (0.3)
     rather than two, and gives organisms fewer seeds than the full sweep."""
-    from proctor.domains import domain_names
+    from proctor.domains import default_domain_names
 
     single = ["debate", "debate_colluding", "consultancy", "ensemble"]
     return SweepSpec(
         name="quick",
-        domains=domain_names(),
+        domains=default_domain_names(),
         levels=[1, 2],
         budgets=[0.1, 0.3],
         protocol_budgets=RERUN_BUDGETS | {name: [0.3] for name in single},

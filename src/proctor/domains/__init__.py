@@ -23,6 +23,7 @@ __all__ = [
     "CONFIDENTIAL",
     "Domain",
     "Sampled",
+    "default_domain_names",
     "domain_names",
     "draw_framing",
     "get_domain",
@@ -69,6 +70,10 @@ class Domain(ABC):
     order: ClassVar[int] = 100
     """Where the domain is listed among the others (:func:`domain_names`: the quick sweep's
     order); the built-ins in the order they were added, a plug-in after them by default."""
+    default_sweeps: ClassVar[bool] = True
+    """Whether sweeps that do not name their domains run it (the default sweep and the quick
+    sweep); False for a domain that runs only when asked for (``--domains``), e.g.
+    ``oversight``, whose episodes run the bench on other domains."""
     transfer: ClassVar[Literal["checkable", "uncheckable"] | None] = None
     """The domain's side in the checkable-to-uncheckable transfer study
     (:mod:`proctor.analysis.transfer`): ``checkable`` where experiments or a metric decide its
@@ -121,6 +126,12 @@ def task_workspace(
 def domain_names() -> list[str]:
     """Every registered domain, in listing order (:attr:`Domain.order`, then name)."""
     return sorted(registry.names("domain"), key=lambda n: (registry.lookup("domain", n).order, n))
+
+
+def default_domain_names() -> list[str]:
+    """The domains a sweep runs when it names none (:attr:`Domain.default_sweeps`), in
+    listing order."""
+    return [n for n in domain_names() if registry.lookup("domain", n).default_sweeps]
 
 
 def get_domain(name: str) -> Domain:
