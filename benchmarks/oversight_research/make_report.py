@@ -323,7 +323,14 @@ def part2(lines: list[str], run: Path) -> None:
         for r in meta
         if r["metric"] == "attributable_harm_rate" and r["disposition"]
     }
+    info = [
+        line.strip("| ").replace(" | ", ": ")
+        for line in (run / "summary.md").read_text().splitlines()
+        if line.startswith(("| run |", "| episodes |", "| seeds ("))
+    ]
     lines += [
+        f"From the sweep's own summary ({'; '.join(info)}).",
+        "",
         "Giveaway audit (a classifier on report metadata alone; AUROC > 0.6 marks a giveaway):",
         "",
         "| organism | giveaway AUROC | note |",
