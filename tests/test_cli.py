@@ -128,3 +128,15 @@ def test_merge_spec_models_and_the_adaptive_attacker() -> None:
     judged = merge_spec(models={"judge": "mockllm/model"})
     assert judged.adaptive == full.adaptive
     assert merge_spec(models={"researcher": None}) == full
+
+
+def test_a_store_that_cannot_open_is_one_line_without_its_password(tmp_path: Path) -> None:
+    url = "mysql://bob:s3cret-pw@127.0.0.1:1/x"  # no MySQL driver is installed
+    result = CliRunner().invoke(
+        main, ["bench", "--quick", "--store", url, "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: cannot open store 'mysql://bob:***@127.0.0.1:1/x': No module named 'MySQLdb'"
+    ]
+    assert "s3cret" not in result.output

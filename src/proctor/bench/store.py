@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -63,6 +64,11 @@ def store_url(target: str | Path) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
 
+def _shown(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ``***`` (errors are printed)."""
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]*@", r"\1***@", text)
+
+
 class Store:
     """Read and write runs and episodes."""
 
@@ -72,7 +78,13 @@ class Store:
             self.engine = sa.create_engine(url)
             metadata.create_all(self.engine)
         except (ArgumentError, OperationalError, ImportError) as err:
-            raise StoreError(f"cannot open store {url!r}: {err}") from None
+            shown = _shown(url)
+            if isinstance(err, ImportError) and url.startswith("postgresql"):
+                raise StoreError(
+                    f"cannot open store {shown!r}: no PostgreSQL driver ({err}); install "
+                    "`proctor[postgres]` and use postgresql+psycopg://"
+                ) from None
+            raise StoreError(f"cannot open store {shown!r}: {_shown(str(err))}") from None
 
     def begin_run(self, spec: SweepSpec) -> str:
         """Record a run (once); return its id."""
