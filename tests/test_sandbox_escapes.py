@@ -149,7 +149,7 @@ ATTEMPTS: dict[str, tuple[set[str], str]] = {
         "    open('/etc/hostname')\n"
         "except PermissionError as err:\n"
         "    tb = err.__traceback__\n"
-        "    while tb.tb_next is not None:\n"
+        "    while '_decide' not in tb.tb_frame.f_locals:\n"
         "        tb = tb.tb_next\n"
         "    hook = tb.tb_frame.f_locals['_decide']\n"
         "    hook.__defaults__ = tuple(None for _ in hook.__defaults__)",

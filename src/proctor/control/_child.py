@@ -533,10 +533,29 @@ def build(
         _record(("filesystem", "sqlite3.attach", "write " + where, where, "w"))
         return _deny
 
+    def act(
+        event: str,
+        verdict: Verdict,
+        _record: Any = record,
+        _len: Any = len,
+        _Refused: Any = PermissionError,
+    ) -> None:
+        """Record a verdict on `event` (bounded, so a record stays one atomic write) and raise
+        if it refuses."""
+        kind, detail, target, write, refused = verdict
+        if _len(detail) > 500:
+            detail = detail[:500] + "..."
+        if _len(target) > 1000:
+            target = target[:1000] + "..."
+        _record((kind, event, detail, target, "w" if write else ""))
+        if refused:
+            raise _Refused("sandbox: " + event + " refused (" + kind + ": " + detail + ")")
+
     def hook(
         event: str,
         args: tuple[Any, ...],
         _decide: Any = decide,
+        _act: Any = act,
         _record: Any = record,
         _len: Any = len,
         _watched: Any = frozenset(
@@ -563,16 +582,8 @@ def build(
             verdict = _decide(event, args)
         except _Error:
             verdict = ("interpreter", "the sandbox could not check this call", "", False, True)
-        if verdict is None:
-            return
-        kind, detail, target, write, refused = verdict
-        if _len(detail) > 500:
-            detail = detail[:500] + "..."
-        if _len(target) > 1000:
-            target = target[:1000] + "..."
-        _record((kind, event, detail, target, "w" if write else ""))
-        if refused:
-            raise _Refused("sandbox: " + event + " refused (" + kind + ": " + detail + ")")
+        if verdict is not None:
+            _act(event, verdict)
 
     def fork_exec(
         *args: Any, _record: Any = record, _Refused: Any = PermissionError, **kwargs: Any
@@ -595,27 +606,16 @@ def build(
     ) -> Any:
         """Stands in for ``sqlite3.connect``: the connection it returns has :func:`attach` as
         its authorizer (the audit event of a new connection comes before it can take one)."""
-        if factory is None:
-            con = _real(
-                database,
-                timeout=timeout,
-                detect_types=detect_types,
-                isolation_level=isolation_level,
-                check_same_thread=check_same_thread,
-                cached_statements=cached_statements,
-                uri=uri,
-            )
-        else:
-            con = _real(
-                database,
-                timeout=timeout,
-                detect_types=detect_types,
-                isolation_level=isolation_level,
-                check_same_thread=check_same_thread,
-                factory=factory,
-                cached_statements=cached_statements,
-                uri=uri,
-            )
+        con = _real(
+            database,
+            timeout=timeout,
+            detect_types=detect_types,
+            isolation_level=isolation_level,
+            check_same_thread=check_same_thread,
+            cached_statements=cached_statements,
+            uri=uri,
+            **({} if factory is None else {"factory": factory}),
+        )
         con.set_authorizer(_attach)
         return con
 
@@ -626,12 +626,10 @@ def build(
         dir_fd: Any = None,
         _real: Any = posix.open,
         _file_verdict: Any = file_verdict,
-        _record: Any = record,
+        _act: Any = act,
         _type: Any = type,
         _int: Any = int,
-        _len: Any = len,
         _write_flags: Any = write_flags,
-        _Refused: Any = PermissionError,
     ) -> Any:
         """Stands in for ``os.open``, whose audit event does not carry ``dir_fd``: a path
         relative to a descriptor is checked against the descriptor's directory first."""
@@ -640,12 +638,7 @@ def build(
         write = _type(flags) is _int and (flags & _write_flags) != 0
         verdict = _file_verdict("open", path, write, dir_fd)
         if verdict is not None:
-            kind, detail, target, write, refused = verdict
-            if _len(target) > 1000:
-                target = target[:1000] + "..."
-            _record((kind, "open", detail[:500], target, "w" if write else ""))
-            if refused:
-                raise _Refused("sandbox: open refused (" + kind + ": " + detail[:500] + ")")
+            _act("open", verdict)
         return _real(path, flags, mode, dir_fd=dir_fd)
 
     def refuse(
@@ -724,6 +717,7 @@ def build(
         "decide": decide,
         "record": record,
         "attach": attach,
+        "act": act,
         "hook": hook,
         "fork_exec": fork_exec,
         "os_open": os_open,
