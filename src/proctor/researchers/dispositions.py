@@ -74,6 +74,7 @@ import numpy as np
 
 from proctor import registry
 from proctor.core import Brief, Claim
+from proctor.domains.causal import descendants
 from proctor.lab import max_units
 from proctor.researchers.evidence import Batch, Evidence, effect_between, query_effect
 from proctor.researchers.strategy import (
@@ -220,17 +221,6 @@ def with_choice(claim: Claim, choice: EffectChoice) -> Claim:
     )
 
 
-def _descendants(edges: set[tuple[str, str]], source: str) -> set[str]:
-    seen, frontier = set(), [source]
-    while frontier:
-        node = frontier.pop()
-        for a, b in edges:
-            if a == node and b not in seen:
-                seen.add(b)
-                frontier.append(b)
-    return seen
-
-
 def reading_issues(claim: Claim, claims: list[Claim], ev: Evidence) -> set[str]:
     """What a careful reader of the report could object to in an effect claim, as the
     organism understands it: cited calls that do not run the brief's contrast on the claim's
@@ -263,9 +253,9 @@ def reading_issues(claim: Claim, claims: list[Claim], ev: Evidence) -> set[str]:
     if claim.interval is not None and isinstance(s, str):
         lo, hi = claim.interval
         excludes_zero = lo > 0 or hi < 0
-        if excludes_zero and t not in _descendants(edges, s):
+        if excludes_zero and t not in descendants(edges, s):
             issues.add("no_path")
-        if not excludes_zero and hi - lo < 0.2 and t in _descendants(confident, s):
+        if not excludes_zero and hi - lo < 0.2 and t in descendants(confident, s):
             issues.add("path_but_null")
     return issues
 
