@@ -13,15 +13,16 @@ from typing import Annotated, Any
 
 import pytest
 from annotated_types import Ge, Le
-from fastapi import FastAPI, Form
+from fastapi import APIRouter, FastAPI, Form
 from fastapi.testclient import TestClient
 from pydantic import AllowInfNan
 from review_fixtures import LOOP, PASSWORD, PRIVATE, SCRIPT, TOKEN, Rows, build_store, episode
 
 from proctor.live.db import LiveStore, QueueItem
 from proctor.review import ReviewSettings, create_app, hash_password, verify_password
-from proctor.review.app import COOKIE, fmt_time
 from proctor.review.inputs import SQLITE_MAX, UnboundedInput, check_routes, numeric_inputs
+from proctor.review.middleware import COOKIE
+from proctor.review.views import fmt_time
 
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 HASH = hash_password(PASSWORD)
@@ -557,6 +558,17 @@ def test_an_unbounded_numeric_input_is_refused_when_the_app_is_built(env: Env) -
             check_routes(route_with(bad).routes)
     with pytest.raises(UnboundedInput, match="query parameter n"):
         check_routes(route_with(Annotated[int, Ge(0), Le(9)]).routes)
+    # the review app's routes come in APIRouters: a router's unbounded input is found too
+    router = APIRouter()
+
+    @router.get("/counted")
+    def counted(n: int = 1) -> None:
+        return None
+
+    included = FastAPI()
+    included.include_router(router)
+    with pytest.raises(UnboundedInput, match="route '/counted': query parameter n"):
+        check_routes(included.routes)
 
 
 # --- login rate limit, cookies, logout ------------------------------------------------------

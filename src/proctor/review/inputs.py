@@ -12,11 +12,12 @@ range, which the app shows as a 422 (an HTML page, or JSON for clients that ask 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
+import fastapi.routing
 from annotated_types import Ge, Gt, Le, Lt
 from fastapi import params
 from fastapi.exceptions import RequestValidationError
@@ -33,6 +34,7 @@ __all__ = [
     "PerPage",
     "RowId",
     "UnboundedInput",
+    "api_routes",
     "check_routes",
     "numeric_inputs",
     "reason",
@@ -154,11 +156,21 @@ def _fields(dependant: Any) -> Iterator[Any]:
         yield from _fields(sub)
 
 
+def api_routes(routes: Iterable[Any]) -> list[Any]:
+    """`routes` with every included router expanded into its routes. FastAPI 0.165 keeps an
+    included router as one entry of ``app.routes`` (its routes are reached through
+    ``fastapi.routing.iter_route_contexts``); older versions copy the routes in."""
+    expand = getattr(fastapi.routing, "iter_route_contexts", None)
+    return list(routes) if expand is None else list(expand(list(routes)))
+
+
 def numeric_inputs(route: Any) -> list[NumericInput]:
-    """The numeric inputs of a FastAPI route (its dependencies' too)."""
+    """The numeric inputs of a FastAPI route (its dependencies' too), or of every route of
+    an included router."""
     dependant = getattr(route, "dependant", None)
     if dependant is None:
-        return []
+        inner = [r for r in api_routes([route]) if getattr(r, "dependant", None) is not None]
+        return [found for r in inner for found in numeric_inputs(r)]
     return [found for field in _fields(dependant) if (found := _field_input(field)) is not None]
 
 
@@ -169,7 +181,7 @@ class UnboundedInput(TypeError):
 
 def check_routes(routes: Any) -> None:
     """Raise :class:`UnboundedInput` naming the first route whose numeric input is unbounded."""
-    for route in routes:
+    for route in api_routes(routes):
         for found in numeric_inputs(route):
             if not found.bounded():
                 raise UnboundedInput(
