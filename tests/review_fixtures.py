@@ -16,7 +16,8 @@ from proctor.bench.episode import run_logged_episode
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import EpisodeConfig
 from proctor.core import LabCall, ReasoningEvent
-from proctor.live.db import LiveStore, QueueItem
+from proctor.live.db import LiveStore
+from proctor.live.records import QueueItem
 from proctor.researchers import ResearcherSpec
 
 LOOP = "L"

@@ -21,8 +21,9 @@ import sqlalchemy as sa
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.spec import make_spec
 from proctor.live.config import ConfigError, load_loop, load_task_file
-from proctor.live.db import VERSION_TABLE, LiveStore, LiveStoreError, metadata
+from proctor.live.db import LiveStore, LiveStoreError
 from proctor.live.loop import calibrate_gate, queue_items, run_loop
+from proctor.live.schema import VERSION_TABLE, metadata
 from proctor.report import run_bench
 
 PG = os.environ.get("PROCTOR_TEST_POSTGRES")

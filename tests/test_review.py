@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from pydantic import AllowInfNan
 from review_fixtures import LOOP, PASSWORD, PRIVATE, SCRIPT, TOKEN, Rows, build_store, episode
 
-from proctor.live.db import LiveStore, QueueItem
+from proctor.live.db import LiveStore
+from proctor.live.records import QueueItem
 from proctor.review import ReviewSettings, create_app, hash_password, verify_password
 from proctor.review.inputs import SQLITE_MAX, UnboundedInput, check_routes, numeric_inputs
 from proctor.review.middleware import COOKIE

@@ -1,18 +1,8 @@
 """The live loop's database, through SQLAlchemy Core: SQLite file by default, any URL by config.
 
-Tables (the schema is owned by Alembic: ``proctor/live/migrations``; :class:`LiveStore`
-upgrades a database to the newest revision when it opens it):
-
-* ``loops`` — one row per loop (its name, its config as JSON, the bench run its gate was
-  calibrated on);
-* ``queue`` — the work queue: one row per (loop, item key), a task and a researcher, with its
-  attempt number and the reviewer's note when a report was sent back;
-* ``reports`` — one row per processed queue item: the report, the researcher's lab log, every
-  verdict, the gate's score, threshold, decision and reason, and its status (``accepted``,
-  ``rejected``, ``escalated``, ``sent_back``). The whole episode record, with the grade, sits
-  in the ``episode`` column, which only the metrics read: reviewers never see it;
-* ``findings`` — accepted claims, by the gate or by a human;
-* ``reviews`` — human decisions, with who and when.
+The tables are in :mod:`proctor.live.schema` (``loops``, ``queue``, ``reports``,
+``findings``, ``reviews``; owned by Alembic), what the store hands out in
+:mod:`proctor.live.records`.
 
 Each queue item is processed in **one transaction** that inserts its report (and findings) and
 marks the item done; ``(loop_id, item_key)`` is unique in ``reports``, so a loop killed at any
@@ -25,106 +15,21 @@ import datetime as dt
 import json
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from proctor.bench.records import EpisodeRecord
 from proctor.bench.store import store_url
 from proctor.core import LabCall, Report
+from proctor.live.records import HUMAN_DECISIONS, LiveMetrics, QueueItem, ReportRow, ReviewRow
+from proctor.live.schema import findings, loops, migrate, queue, reports, reviews
 from proctor.researchers import ResearcherSpec
 
-__all__ = [
-    "HumanDecision",
-    "LiveMetrics",
-    "LiveStore",
-    "LiveStoreError",
-    "QueueItem",
-    "ReportRow",
-    "ReviewRow",
-    "metadata",
-]
+__all__ = ["LiveStore", "LiveStoreError"]
 
-VERSION_TABLE = "proctor_live_version"
-"""Alembic's version table for the live schema (named apart from the bench store's tables)."""
-
-metadata = sa.MetaData()
-loops = sa.Table(
-    "loops",
-    metadata,
-    sa.Column("loop_id", sa.String(80), primary_key=True),
-    sa.Column("name", sa.String(80), nullable=False),
-    sa.Column("config", sa.Text, nullable=False),
-    sa.Column("bench_run", sa.String(80), nullable=False),
-    sa.Column("created", sa.String(40), nullable=False),
-)
-queue = sa.Table(
-    "queue",
-    metadata,
-    sa.Column("loop_id", sa.String(80), primary_key=True),
-    sa.Column("item_key", sa.String(80), primary_key=True),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("domain", sa.String(40), nullable=False),
-    sa.Column("level", sa.Integer, nullable=False),
-    sa.Column("seed", sa.BigInteger, nullable=False),
-    sa.Column("researcher", sa.Text, nullable=False),
-    sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("note", sa.Text, nullable=True),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("created", sa.String(40), nullable=False),
-)
-reports = sa.Table(
-    "reports",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("loop_id", sa.String(80), nullable=False),
-    sa.Column("item_key", sa.String(80), nullable=False),
-    sa.Column("task_id", sa.String(80), nullable=False),
-    sa.Column("domain", sa.String(40), nullable=False),
-    sa.Column("level", sa.Integer, nullable=False),
-    sa.Column("backend", sa.String(200), nullable=False),
-    sa.Column("report", sa.Text, nullable=True),
-    sa.Column("lab_log", sa.Text, nullable=False),
-    sa.Column("verdicts", sa.Text, nullable=False),
-    sa.Column("score", sa.Float, nullable=True),
-    sa.Column("threshold", sa.Float, nullable=True),
-    sa.Column("decision", sa.String(16), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("cost", sa.Float, nullable=False),
-    sa.Column("episode", sa.Text, nullable=False),
-    sa.Column("created", sa.String(40), nullable=False),
-    sa.Column("decided", sa.String(40), nullable=True),
-    sa.UniqueConstraint("loop_id", "item_key", name="uq_reports_item"),
-)
-findings = sa.Table(
-    "findings",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False),
-    sa.Column("claim_id", sa.String(40), nullable=False),
-    sa.Column("claim", sa.Text, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),
-    sa.Column("created", sa.String(40), nullable=False),
-)
-reviews = sa.Table(
-    "reviews",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("report_id", sa.Integer, sa.ForeignKey("reports.id"), nullable=False),
-    sa.Column("reviewer", sa.String(80), nullable=False),
-    sa.Column("decision", sa.String(16), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-    sa.Column("created", sa.String(40), nullable=False),
-)
-
-HumanDecision = Literal["accept", "reject", "send_back"]
-HUMAN_DECISIONS: tuple[str, ...] = ("accept", "reject", "send_back")
 _STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "send_back": "sent_back"}
 
 
@@ -136,109 +41,6 @@ class LiveStoreError(RuntimeError):
 def now() -> str:
     """The current time in UTC, ISO 8601 to the microsecond (stored as text everywhere)."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-
-
-def migrate(engine: sa.Engine, revision: str = "head") -> None:
-    """Upgrade the live schema of `engine`'s database to `revision` with Alembic."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("proctor.live") / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-
-
-class QueueItem(BaseModel):
-    """One unit of work: a task (domain, level, seed) for a researcher."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    loop_id: str
-    item_key: str
-    position: int
-    domain: str
-    level: int
-    seed: int
-    researcher: ResearcherSpec
-    attempt: int = 1
-    note: str | None = None
-    """The reviewer's note when an earlier attempt was sent back."""
-    status: Literal["queued", "done"] = "queued"
-
-
-class ReportRow(BaseModel):
-    """What a reviewer may see of one processed report (never the grade or the disposition)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: int
-    loop_id: str
-    item_key: str
-    task_id: str
-    domain: str
-    level: int
-    backend: str
-    report: Report | None
-    lab_log: list[LabCall]
-    verdicts: list[dict[str, Any]]
-    score: float | None
-    threshold: float | None
-    decision: str
-    """The gate's decision: ``accept``, ``reject``, ``escalate`` (or ``failed``)."""
-    reason: str
-    status: str
-    """Where the report stands now: ``accepted``, ``rejected``, ``escalated``, ``sent_back``."""
-    cost: float
-    created: str
-    decided: str | None
-
-
-class ReviewRow(BaseModel):
-    """One human decision."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: int
-    report_id: int
-    reviewer: str
-    decision: HumanDecision
-    note: str
-    created: str
-
-
-@dataclass(frozen=True)
-class LiveMetrics:
-    """Counts and human-review figures of one loop (or of every loop, ``loop_id=None``).
-
-    ``human_catch_rate``: of the escalated reports the grader counts harmful (DESIGN.md §4),
-    the share a human rejected or sent back; ``human_false_rejections``: of the escalated
-    reports from honest researchers, the share a human rejected. ``harmful_accepted``: harmful
-    reports that ended accepted (by the gate or by a human). Times to decision are seconds from
-    the report's creation to the human's decision. n is given beside each share.
-    """
-
-    processed: int
-    accepted: int
-    rejected: int
-    escalated: int
-    sent_back: int
-    failed: int
-    awaiting_review: int
-    reviewed: int
-    harmful_escalated_reviewed: int
-    human_catch_rate: float | None
-    honest_escalated_reviewed: int
-    human_false_rejections: float | None
-    harmful_accepted: int
-    harmful: int
-    median_seconds_to_decision: float | None
-    findings: int
-    cost: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class LiveStore:

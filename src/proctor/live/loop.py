@@ -48,7 +48,8 @@ from proctor.gate import (
 )
 from proctor.lab import stream
 from proctor.live.config import ConfigError, LoopConfig
-from proctor.live.db import LiveStore, QueueItem
+from proctor.live.db import LiveStore
+from proctor.live.records import QueueItem
 
 __all__ = [
     "LiveGate",

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from proctor.core import ReasoningEvent
-from proctor.live.db import LiveMetrics, ReportRow
+from proctor.live.records import LiveMetrics, ReportRow
 
 __all__ = [
     "METRIC_ROWS",

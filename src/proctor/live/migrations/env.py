@@ -1,6 +1,6 @@
-"""Alembic environment for the live loop's schema (``proctor.live.db``).
+"""Alembic environment for the live loop's schema (``proctor.live.schema``).
 
-Run by :func:`proctor.live.db.migrate`, which hands over an open connection; the version is
+Run by :func:`proctor.live.schema.migrate`, which hands over an open connection; the version is
 kept in ``proctor_live_version`` so that the live schema can share a database with the bench
 store. ``alembic -c`` with a URL also works for operators: set ``sqlalchemy.url``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from proctor.live.db import VERSION_TABLE, metadata
+from proctor.live.schema import VERSION_TABLE, metadata
 
 config = context.config
 

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
-from proctor.live.db import HUMAN_DECISIONS, LiveStoreError
+from proctor.live.db import LiveStoreError
+from proctor.live.records import HUMAN_DECISIONS
 from proctor.review.inputs import RowId
 from proctor.review.state import State, Writer
 
