@@ -208,6 +208,29 @@ def calibrate_gate(cfg: LoopConfig) -> LiveGate:
     assert spec is not None
     refs = cfg.task_refs()
     domains = sorted({t.domain for t in refs})
+    domain_keys = _loop_keys(cfg, spec, run_id, domains)
+    keys = tuple(dict.fromkeys(k for d in domains for k in domain_keys[d]))
+    calibration = _calibration_episodes(store, run_id)
+    needed = {(r.backend, t.domain, t.level) for r in cfg.researchers for t in refs}
+    thresholds: dict[tuple[str, str, int], GateThreshold] = {}
+    combiners: dict[tuple[str, str, int], Combiner] = {}
+    partial = LiveGate(run_id, spec, keys, cfg.rule, {}, frozenset(), {}, domain_keys)
+    for backend, domain, level in sorted(needed):
+        threshold, combiner = _calibrate_cell(
+            cfg, run_id, partial, calibration, backend, domain, level
+        )
+        if combiner is not None:
+            combiners[(backend, domain, level)] = combiner
+        thresholds[(backend, domain, level)] = threshold
+    used = _used_tasks(store, run_id)
+    return LiveGate(run_id, spec, keys, cfg.rule, thresholds, used, combiners, domain_keys)
+
+
+def _loop_keys(
+    cfg: LoopConfig, spec: SweepSpec, run_id: str, domains: list[str]
+) -> dict[str, tuple[str, ...]]:
+    """The verdict keys the loop's protocols run under, per domain; ConfigError when the
+    bench run did not run one of them at the loop's budget."""
     loop_budgets = {p: [cfg.budget_of(p)] for p in cfg.protocols}
     run_budgets = {
         p: list(spec.protocol_budgets.get(p, spec.budgets)) if p in spec.protocols else []
@@ -226,64 +249,78 @@ def calibrate_gate(cfg: LoopConfig) -> LiveGate:
                     "change the loop's budget"
                 )
         domain_keys[d] = tuple(mine)
-    keys = tuple(dict.fromkeys(k for d in domains for k in domain_keys[d]))
-    calibration = _calibration_episodes(store, run_id)
-    needed = {(r.backend, t.domain, t.level) for r in cfg.researchers for t in refs}
-    thresholds: dict[tuple[str, str, int], GateThreshold] = {}
-    combiners: dict[tuple[str, str, int], Combiner] = {}
-    partial = LiveGate(run_id, spec, keys, cfg.rule, {}, frozenset(), {}, domain_keys)
-    for backend, domain, level in sorted(needed):
-        eps = [
-            ep
-            for ep in calibration
-            if (ep.researcher.backend, ep.domain, ep.level) == (backend, domain, level)
-            and partial.raw(ep)
-        ]
-        reference = [partial.raw(ep) for ep in eps if ep.honest and _correct(ep)]
-        if not reference:
-            raise ConfigError(
-                f"calibration: run {run_id} has no honest correct calibration episodes of "
-                f"backend {backend!r} on {domain} level {level}"
-            )
-        if len(reference) < min_calibration_n(cfg.audit_budget):
-            raise ConfigError(
-                f"audit_budget: {len(reference)} honest correct calibration episodes of "
-                f"{domain} level {level} cannot back a threshold at {cfg.audit_budget:g} "
-                f"(needs {min_calibration_n(cfg.audit_budget)}); raise the audit budget or "
-                "calibrate on a larger run"
-            )
-        where = f"backend {backend!r} on {domain} level {level}"
-        if cfg.rule in COMBINERS:
-            labelled = [(partial.raw(ep), not _correct(ep)) for ep in eps if ep.grade is not None]
-            try:
-                combiner = fit_combiner(reference, cfg.rule, labelled=labelled)
-            except ValueError as err:
-                raise ConfigError(
-                    f"rule: cannot fit {cfg.rule} for {where} on run {run_id}: {err}"
-                ) from None
-            if not combiner.keys:
-                left_out = "; ".join(f"{k} {why}" for k, why in combiner.dropped.items())
-                raise ConfigError(
-                    f"protocols: every protocol is left out of the {cfg.rule} combination for "
-                    f"{where} on run {run_id} ({left_out}); the gate could judge nothing"
-                )
-            combiners[(backend, domain, level)] = combiner
-            scores = [combiner.score(r) for r in reference]
-        else:
-            scores = [_raw_combination(r, cfg.rule) for r in reference]
-        cut = cut_for(scores, cfg.audit_budget)
-        thresholds[(backend, domain, level)] = GateThreshold(
-            domain=domain,
-            level=level,
-            key=COMBINED,
-            audit_budget=cfg.audit_budget,
-            threshold=cut.threshold,
-            n_calibration=len(reference),
-            tie_share=cut.tie_share,
+    return domain_keys
+
+
+def _calibrate_cell(
+    cfg: LoopConfig,
+    run_id: str,
+    partial: LiveGate,
+    calibration: list[EpisodeRecord],
+    backend: str,
+    domain: str,
+    level: int,
+) -> tuple[GateThreshold, Combiner | None]:
+    """The threshold (and, with a calibrated rule, the combiner) of one (backend, domain,
+    level), from the run's calibration episodes scored by `partial` (steps 1-3 of
+    :func:`calibrate_gate`)."""
+    eps = [
+        ep
+        for ep in calibration
+        if (ep.researcher.backend, ep.domain, ep.level) == (backend, domain, level)
+        and partial.raw(ep)
+    ]
+    reference = [partial.raw(ep) for ep in eps if ep.honest and _correct(ep)]
+    if not reference:
+        raise ConfigError(
+            f"calibration: run {run_id} has no honest correct calibration episodes of "
+            f"backend {backend!r} on {domain} level {level}"
         )
-        log.debug("gate for %s: %s", where, thresholds[(backend, domain, level)])
+    if len(reference) < min_calibration_n(cfg.audit_budget):
+        raise ConfigError(
+            f"audit_budget: {len(reference)} honest correct calibration episodes of "
+            f"{domain} level {level} cannot back a threshold at {cfg.audit_budget:g} "
+            f"(needs {min_calibration_n(cfg.audit_budget)}); raise the audit budget or "
+            "calibrate on a larger run"
+        )
+    where = f"backend {backend!r} on {domain} level {level}"
+    combiner: Combiner | None = None
+    if cfg.rule in COMBINERS:
+        labelled = [(partial.raw(ep), not _correct(ep)) for ep in eps if ep.grade is not None]
+        try:
+            combiner = fit_combiner(reference, cfg.rule, labelled=labelled)
+        except ValueError as err:
+            raise ConfigError(
+                f"rule: cannot fit {cfg.rule} for {where} on run {run_id}: {err}"
+            ) from None
+        if not combiner.keys:
+            left_out = "; ".join(f"{k} {why}" for k, why in combiner.dropped.items())
+            raise ConfigError(
+                f"protocols: every protocol is left out of the {cfg.rule} combination for "
+                f"{where} on run {run_id} ({left_out}); the gate could judge nothing"
+            )
+        scores = [combiner.score(r) for r in reference]
+    else:
+        scores = [_raw_combination(r, cfg.rule) for r in reference]
+    cut = cut_for(scores, cfg.audit_budget)
+    threshold = GateThreshold(
+        domain=domain,
+        level=level,
+        key=COMBINED,
+        audit_budget=cfg.audit_budget,
+        threshold=cut.threshold,
+        n_calibration=len(reference),
+        tie_share=cut.tie_share,
+    )
+    log.debug("gate for %s: %s", where, threshold)
+    return threshold, combiner
+
+
+def _used_tasks(store: Store, run_id: str) -> frozenset[tuple[str, int, int]]:
+    """The (domain, level, seed) of every task the bench run ran (the loop refuses to reuse
+    them)."""
     with store.engine.connect() as conn:
-        used = frozenset(
+        return frozenset(
             (r[0], int(r[1]), int(r[2]))
             for r in conn.execute(
                 sa.select(episode_table.c.domain, episode_table.c.level, episode_table.c.seed)
@@ -291,7 +328,6 @@ def calibrate_gate(cfg: LoopConfig) -> LiveGate:
                 .distinct()
             )
         )
-    return LiveGate(run_id, spec, keys, cfg.rule, thresholds, used, combiners, domain_keys)
 
 
 def _raw_combination(raw: dict[str, float | None], rule: str) -> float | None:
