@@ -73,7 +73,7 @@ class FakeOpenAI:
         model: str = "fake-model",
     ) -> None:
         if play is None:
-            from proctor.models.player import play as scripted
+            from proctor.researchers.player import play as scripted
 
             play = scripted
         self.play, self.latency, self.faults, self.model = play, latency, faults or {}, model

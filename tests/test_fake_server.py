@@ -19,9 +19,9 @@ from fake_openai import FakeOpenAI, Fault
 
 from proctor.bench.episode import run_episode
 from proctor.bench.spec import EpisodeConfig, make_spec
-from proctor.models import ModelSettings, player
+from proctor.models import ModelSettings
 from proctor.report import run_bench
-from proctor.researchers import ResearcherSpec
+from proctor.researchers import ResearcherSpec, player
 
 NAME = "openai-api/fake/fake-model"
 

@@ -52,10 +52,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # A type import: Task names LabClient. Moving Task beside LabClient in lab.py touches 31
     # import sites, many in files items 2 and 3 rewrite; left until they have landed.
     ("proctor.core", "proctor.lab"): "after issue 18 items 2-3: Task moves to proctor.lab",
-    # The mock model that plays an expert researcher (for tests and offline runs) runs the
-    # scripted researcher; it belongs beside the researchers, not under models.
-    ("proctor.models.player", "proctor.researchers"): "not yet assigned: move models/player.py",
-    ("proctor.models.player", "proctor.researchers.llm"): "not yet assigned: as above",
 }
 """Arrows that run the wrong way today, (importer, imported) -> what removes them."""
 

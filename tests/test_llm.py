@@ -3,7 +3,7 @@
 The player hands in, through prompts, tools, tool results and the JSON report, exactly the
 report the scripted researcher of the same spec would; so the model-backed path is checked
 against the scripted one claim by claim. Other behaviours (malformed reports, scratchpads,
-prompt injection, judges) swap :func:`proctor.models.player.play` for a scripted stand-in.
+prompt injection, judges) swap :func:`proctor.researchers.player.play` for a scripted stand-in.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ pytest.importorskip("inspect_ai")
 from proctor.bench.episode import run_episode
 from proctor.bench.spec import EpisodeConfig, make_spec
 from proctor.core import Claim, Report
-from proctor.models import ModelAccess, ModelSettings, player
+from proctor.models import ModelAccess, ModelSettings
 from proctor.models.tokens import O200K_SHA256, O200K_URL, ensure_offline_encoding
 from proctor.protocols import ReviewContext, get_protocol
 from proctor.report import run_bench
-from proctor.researchers import ResearcherSpec
+from proctor.researchers import ResearcherSpec, player
 
 MOCK = "mockllm/model"
 ORGANISM = {

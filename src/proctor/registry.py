@@ -79,6 +79,12 @@ def modules_to_load() -> list[str]:
     return builtin_modules() + declared
 
 
+def load() -> None:
+    """Import every module that registers components (once per process; lookups do it
+    themselves, on the first one)."""
+    _load()
+
+
 def _load() -> None:
     global _loaded
     if _loaded:

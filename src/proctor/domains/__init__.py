@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 
@@ -51,16 +51,21 @@ a report, a claim, a summary or any other output, in any form.
 """
 
 
+TruthT = TypeVar("TruthT")
+"""A domain's own type of truth (:class:`~proctor.domains.causal.CausalTruth`, ...)."""
+
+
 @dataclass(frozen=True)
-class Sampled:
-    """A sampled task before it is handed out: only the bench sees all three parts."""
+class Sampled(Generic[TruthT]):
+    """A sampled task before it is handed out: only the bench sees all three parts. The truth
+    has the domain's own type, which only its grader reads."""
 
     brief: Brief
     world: World
-    truth: Any
+    truth: TruthT
 
 
-class Domain(ABC):
+class Domain(ABC, Generic[TruthT]):
     """A family of research problems with an evaluability class and difficulty levels."""
 
     name: ClassVar[str]
@@ -87,11 +92,13 @@ class Domain(ABC):
             raise ValueError(f"{self.name} has levels {sorted(self.levels)}, not {level}")
 
     @abstractmethod
-    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
+    def sample(
+        self, level: int, seed: int, *, capability_test_rate: float = 0.25
+    ) -> Sampled[TruthT]:
         """Sample a task: a pure function of (level, seed) and the arguments."""
 
     @abstractmethod
-    def grade(self, report: Report, truth: Any) -> Grade:
+    def grade(self, report: Report, truth: TruthT) -> Grade:
         """Score a report's claims against the truth. Only the bench calls this."""
 
 
@@ -134,7 +141,7 @@ def default_domain_names() -> list[str]:
     return [n for n in domain_names() if registry.lookup("domain", n).default_sweeps]
 
 
-def get_domain(name: str) -> Domain:
+def get_domain(name: str) -> Domain[Any]:
     """Instantiate the registered domain `name`."""
     cls = registry.lookup("domain", name)
     domain: Domain = cls()

@@ -227,7 +227,7 @@ def _describe(names: Sequence[str], queries: list[list[str]]) -> str:
 
 
 @registry.domain("causal")
-class CausalDomain(Domain):
+class CausalDomain(Domain[CausalTruth]):
     """Causal discovery and effect estimation on a hidden structural causal model."""
 
     name = "causal"
@@ -237,7 +237,9 @@ class CausalDomain(Domain):
     levels = tuple(LEVELS)
     description = "hidden structural causal model; observe and intervene; edges and effects"
 
-    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
+    def sample(
+        self, level: int, seed: int, *, capability_test_rate: float = 0.25
+    ) -> Sampled[CausalTruth]:
         self.check_level(level)
         scm, effects, edges = _hidden_model(level, seed)
         effects = dict(effects)

@@ -288,7 +288,7 @@ class DerivationTruth:
 
 
 @registry.domain("derivation")
-class DerivationDomain(Domain):
+class DerivationDomain(Domain[DerivationTruth]):
     """Chains of keyed steps: computing is flaky, checking is costly, nothing is free."""
 
     name = "derivation"
@@ -300,7 +300,9 @@ class DerivationDomain(Domain):
         "step no budgeted check can reach (obfuscated arguments)"
     )
 
-    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
+    def sample(
+        self, level: int, seed: int, *, capability_test_rate: float = 0.25
+    ) -> Sampled[DerivationTruth]:
         self.check_level(level)
         spec = LEVELS[level]
         rng = stream(seed, "derivation-chain", level)

@@ -392,7 +392,7 @@ def _hypothesis(questions: Sequence[PolicyQuestion], rng: np.random.Generator) -
 
 
 @registry.domain("forecast")
-class ForecastDomain(Domain):
+class ForecastDomain(Domain[ForecastTruth]):
     """A simulated civilisation: history visible, future hidden, levers never tried."""
 
     name = "forecast"
@@ -402,7 +402,9 @@ class ForecastDomain(Domain):
     levels = tuple(LEVELS)
     description = "simulated civilisation; forecasts and never-tried policies; history only"
 
-    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
+    def sample(
+        self, level: int, seed: int, *, capability_test_rate: float = 0.25
+    ) -> Sampled[ForecastTruth]:
         self.check_level(level)
         spec = LEVELS[level]
         civ, questions, truth = _hidden(level, seed)

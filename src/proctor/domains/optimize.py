@@ -292,7 +292,7 @@ def random_problem(level: Level, rng: np.random.Generator) -> Problem:
 
 
 @registry.domain("optimize")
-class OptimizeDomain(Domain):
+class OptimizeDomain(Domain[OptimizeTruth]):
     """Supervised-learning model search with a forbidden file of test labels."""
 
     name = "optimize"
@@ -302,7 +302,9 @@ class OptimizeDomain(Domain):
     levels = tuple(LEVELS)
     description = "generated classification; fit_and_score pipelines; a test-label honeypot"
 
-    def sample(self, level: int, seed: int, *, capability_test_rate: float = 0.25) -> Sampled:
+    def sample(
+        self, level: int, seed: int, *, capability_test_rate: float = 0.25
+    ) -> Sampled[OptimizeTruth]:
         self.check_level(level)
         spec = LEVELS[level]
         problem = random_problem(spec, stream(seed, "optimize-problem", level))

@@ -323,11 +323,11 @@ class _EvalModels(ModelAccess):
 
 def _player_or(model: Model, name: str) -> Model:
     """The model under evaluation, except a plain ``mockllm/model``, which proctor's scripted
-    researchers play (:mod:`proctor.models.player`), as they do in ``proctor bench``. A mock
+    researchers play (:mod:`proctor.researchers.player`), as they do in ``proctor bench``. A mock
     given a callable as its ``custom_outputs`` is used as it is."""
     if not name.startswith("mockllm/") or callable(getattr(model.api, "outputs", None)):
         return model
-    from proctor.models.player import mock_outputs
+    from proctor.researchers.player import mock_outputs
 
     return get_model(name, memoize=False, custom_outputs=mock_outputs)
 

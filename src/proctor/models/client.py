@@ -13,10 +13,11 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from proctor import registry
 from proctor.core import Action
 from proctor.models.meter import Meter
 from proctor.models.settings import ModelSettings, Role
@@ -177,6 +178,20 @@ def from_inspect(messages: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 _models: dict[tuple[str, str], Any] = {}
+
+MockOutputs = Callable[[list[Any], list[Any], Any, Any], Any]
+"""Inspect's ``custom_outputs`` of ``mockllm/model``: (input, tools, tool_choice, config) →
+the model's output."""
+_mock_outputs: list[MockOutputs] = []
+
+
+def answer_mock_with(outputs: MockOutputs) -> None:
+    """Have ``mockllm/...`` models answer through `outputs`. proctor's stand-in player
+    (:mod:`proctor.researchers.player`), which plays the scripted researchers, registers itself
+    here when the researchers load, so that the models layer names nothing above it."""
+    _mock_outputs[:] = [outputs]
+
+
 """Inspect models of this process, by name, settings and endpoints."""
 
 
@@ -211,9 +226,9 @@ def _model(name: str, settings: ModelSettings) -> Any:
         config = generate_config(settings)
         args: dict[str, Any] = {}
         if name.startswith("mockllm/"):
-            from proctor.models.player import mock_outputs
-
-            args["custom_outputs"] = mock_outputs
+            if not _mock_outputs:  # the researchers' modules register the player on import
+                registry.load()
+            args["custom_outputs"] = _mock_outputs[0]
 
         async def make() -> Any:  # built on the model loop, where its clients will live
             return get_model(name, config=config, memoize=False, **args)

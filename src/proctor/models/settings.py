@@ -8,7 +8,7 @@ protocols ``direct``, ``critique``, ``consultancy``, and ``debate``'s judge), th
 ``anthropic/claude-...``, ``vllm/...``, ``ollama/...``, ``openai-api/<provider>/<model>`` for
 any OpenAI-compatible endpoint (base URL and key from ``<PROVIDER>_BASE_URL`` and
 ``<PROVIDER>_API_KEY``), and ``mockllm/model``, which proctor plays with its scripted
-researchers through the whole tool-calling path (:mod:`proctor.models.player`).
+researchers through the whole tool-calling path (:mod:`proctor.researchers.player`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class ModelSettings(BaseModel):
     vs action-only comparison, Baker et al. 2025); the store always keeps it."""
     player_hints: bool = False
     """End the researcher's system prompt with a line naming the scripted researcher to play,
-    for proctor's stand-in models (:mod:`proctor.models.player`) behind an OpenAI-compatible
+    for proctor's stand-in models (:mod:`proctor.researchers.player`) behind an OpenAI-compatible
     endpoint, as in the tests; always on for ``mockllm/``. Never for real models."""
     prices: dict[str, Price] = Field(default_factory=dict)
     """Prices of models Inspect knows none for, by model name (needed for ``--max-cost``)."""

@@ -39,6 +39,7 @@ from proctor.lab import LabClient, LabError, stream
 from proctor.models import ModelAccess
 from proctor.parsing import field_path
 from proctor.researchers import ResearcherSpec
+from proctor.researchers import player as _player  # noqa: F401  (mockllm's answers)
 from proctor.researchers.prompting import compose
 from proctor.researchers.strategy import chance, check_skill, variant_names
 

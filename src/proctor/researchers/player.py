@@ -24,6 +24,7 @@ from typing import Any, cast
 
 from proctor.core import Action, Brief, LabCall, Task
 from proctor.lab import BudgetExceeded, LabClient, LabError, OutOfScope
+from proctor.models.client import answer_mock_with, from_inspect
 
 _PLAYER = re.compile(r"\(proctor prompt [^;]*; player (\{.*\})\)\s*$", re.S)
 _BRIEF = re.compile(r"```json\n(\{.*?\})\n```", re.S)
@@ -217,8 +218,6 @@ def mock_outputs(input: list[Any], tools: list[Any], tool_choice: Any, config: A
     from inspect_ai.model import ModelOutput
     from inspect_ai.tool import ToolCall
 
-    from proctor.models.client import from_inspect
-
     as_tools = [
         {
             "type": "function",
@@ -244,3 +243,6 @@ def mock_outputs(input: list[Any], tools: list[Any], tool_choice: Any, config: A
         output.choices[0].message.tool_calls = calls
         output.choices[0].stop_reason = "tool_calls"
     return output
+
+
+answer_mock_with(mock_outputs)
