@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from proctor.control import Limits, run_sandboxed, sandbox
+from proctor.control import Limits, _records, run_sandboxed, sandbox
 
 pytestmark = pytest.mark.skipif(
     sandbox.unsupported() is not None and not os.environ.get("PROCTOR_REQUIRE_SERVICES"),
@@ -370,7 +370,7 @@ def test_the_parent_watches_the_honeypots_itself(tmp_path: Path) -> None:
 
     (tmp_path / "secret.csv").write_text("label\n")
     (tmp_path / "other.txt").write_text("x\n")
-    watch = sandbox._Watch(str(tmp_path), ["secret.csv"])
+    watch = _records.Watch(str(tmp_path), ["secret.csv"])
     try:
         assert watch.touched() == []
         subprocess.run(["cat", str(tmp_path / "other.txt")], check=True, capture_output=True)

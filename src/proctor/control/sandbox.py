@@ -56,8 +56,6 @@ bounded only by time (``RLIMIT_FSIZE`` limits each file, not their number).
 
 from __future__ import annotations
 
-import ast
-import codecs
 import contextlib
 import json
 import os
@@ -66,7 +64,6 @@ import selectors
 import shutil
 import signal
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -75,6 +72,16 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from proctor.control._records import (
+    KINDS,
+    Records,
+    SandboxUnavailable,
+    Text,
+    Violation,
+    ViolationKind,
+    Watch,
+)
 
 __all__ = [
     "Limits",
@@ -85,9 +92,7 @@ __all__ = [
     "run_sandboxed",
 ]
 
-ViolationKind = Literal["network", "filesystem", "process", "interpreter", "honeypot"]
 StoppedBy = Literal["cpu", "memory", "wall", "file_size", "output"]
-KINDS: tuple[ViolationKind, ...] = ("network", "filesystem", "process", "interpreter", "honeypot")
 
 _CHILD = "\n".join(
     Path(__file__).with_name(name).read_text(encoding="utf-8")
@@ -97,10 +102,6 @@ _CHILD = "\n".join(
 _UNSUPPORTED: list[str | None] = []
 _MEMORY = re.compile(r"^(\w+\.)*_?\w*MemoryError\b", re.M)
 _TOO_LARGE = re.compile(r"\[Errno 27\] File too large")
-
-
-class SandboxUnavailable(RuntimeError):
-    """The sandbox cannot run here (it needs Linux)."""
 
 
 @dataclass(frozen=True)
@@ -132,26 +133,6 @@ class Limits:
         for name, value in vars(self).items():
             if not value > 0:
                 raise ValueError(f"limit {name} must be > 0, got {value}")
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One attempt the sandbox refused, or a honeypot touched (allowed, recorded)."""
-
-    kind: ViolationKind
-    event: str
-    """The audit event, e.g. ``socket.connect``, ``open``, ``os.fork``."""
-    detail: str
-    """What was attempted, e.g. ``reach 127.0.0.1:9``, ``write /tmp/x``, ``fork``."""
-    target: str = ""
-    """Where it reached: an address, an absolute path, or a honeypot's path in the directory."""
-    write: bool = False
-    """For files: a write (create, change, remove, rename) rather than a read."""
-
-    @property
-    def refused(self) -> bool:
-        """True for everything but a honeypot touch (which the sandbox allows)."""
-        return self.kind != "honeypot"
 
 
 @dataclass(frozen=True)
@@ -262,7 +243,7 @@ class _Run:
 
     def __init__(self, code: str, workdir: str, limits: Limits, honeypots: list[str]) -> None:
         self.workdir, self.limits = workdir, limits
-        self.honeypots = _Watch(workdir, honeypots)
+        self.honeypots = Watch(workdir, honeypots)
         read_fd, write_fd = os.pipe()
         config = {
             "workdir": workdir,
@@ -309,13 +290,48 @@ class _Run:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
     def result(self, given: Mapping[str, str]) -> SandboxResult:
+        """Feed the child its input, read its output and records until it ends (or a limit
+        ends it), and collect what it did."""
         limits = self.limits
         assert self.proc.stdin and self.proc.stdout and self.proc.stderr
         streams = {
-            self.proc.stdout.fileno(): _Text(limits.max_output),
-            self.proc.stderr.fileno(): _Text(limits.max_output),
+            self.proc.stdout.fileno(): Text(limits.max_output),
+            self.proc.stderr.fileno(): Text(limits.max_output),
         }
-        records = _Records(limits.max_violations)
+        records = Records(limits.max_violations)
+        status, cpu, stopped = self._communicate(streams, records)
+        wall = time.monotonic() - self.started
+        stdout, stderr = (self._clean(s.text()) for s in streams.values())
+        seen_by_parent = self.honeypots.touched()  # before anything here opens the files
+        self.honeypots.close()
+        if status == 70 and records.kernel is None and stderr.startswith("sandbox setup failed"):
+            raise SandboxUnavailable(stderr.strip().splitlines()[-1][:300])
+        stopped = stopped or _stopped_by(status, cpu, stderr, limits)
+        violations = _violations(records, status, stopped, seen_by_parent)
+        written, skipped = self._written(given)
+        return SandboxResult(
+            exit_code=status,
+            stdout=stdout,
+            stderr=stderr,
+            stopped_by=stopped,
+            violations=tuple(violations),
+            written=written,
+            skipped=skipped,
+            wall_seconds=wall,
+            cpu_seconds=cpu,
+            dropped=sum(records.dropped.values()),
+            network_namespace=records.netns,
+            landlock_abi=records.kernel or 0,
+        )
+
+    def _communicate(
+        self, streams: dict[int, Text], records: Records
+    ) -> tuple[int, float, StoppedBy | None]:
+        """Write the child's input and read its output and records until it has ended and its
+        outputs are drained (2 s at most), killing its group at the wall-clock limit or when
+        its output passes the limit: (exit status, CPU seconds, the limit the parent applied)."""
+        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
+        limits = self.limits
         sel = selectors.DefaultSelector()
         for fd in (*streams, self.records.fileno()):
             os.set_blocking(fd, False)
@@ -334,15 +350,7 @@ class _Run:
                 for key, _ in sel.select(timeout=0.02) if sel.get_map() else _pause():
                     fd = int(key.fd)
                     if fd == stdin_fd:
-                        try:
-                            pending = pending[os.write(fd, pending[:65536]) :]
-                        except BlockingIOError:
-                            continue
-                        except BrokenPipeError:  # it ended before reading everything
-                            pending = pending[:0]
-                        if not pending:
-                            sel.unregister(fd)
-                            self.proc.stdin.close()
+                        pending = self._write_input(sel, fd, pending)
                         continue
                     try:
                         data = os.read(fd, 65536)
@@ -376,56 +384,22 @@ class _Run:
                 status = os.waitstatus_to_exitcode(raw)
                 cpu = usage.ru_utime + usage.ru_stime
             self.proc.returncode = status
-        wall = time.monotonic() - self.started
-        stdout, stderr = (self._clean(s.text()) for s in streams.values())
-        seen_by_parent = self.honeypots.touched()  # before anything here opens the files
-        self.honeypots.close()
-        if status == 70 and records.kernel is None and stderr.startswith("sandbox setup failed"):
-            raise SandboxUnavailable(stderr.strip().splitlines()[-1][:300])
-        violations = records.violations
-        stopped = stopped or _stopped_by(status, cpu, stderr, limits)
-        if not records.ended and stopped is None and status >= 0 and status != 70:
-            violations.append(
-                Violation(
-                    "interpreter",
-                    "sandbox.record",
-                    "the run ended without its closing record (os._exit, or the record "
-                    "channel closed)",
-                )
-            )
-        if records.junk:
-            violations.append(
-                Violation(
-                    "interpreter",
-                    "sandbox.record",
-                    f"the code wrote to the record channel ({records.junk} line(s) that are not "
-                    "records)",
-                )
-            )
-        recorded = {(v.target, v.write) for v in violations if v.kind == "honeypot"}
-        for name, write in seen_by_parent:
-            if (name, write) not in recorded and (name, True) not in recorded:
-                access = "write" if write else "read"
-                violations.append(
-                    Violation(
-                        "honeypot", "inotify", f"{access} {name} (seen by the parent)", name, write
-                    )
-                )
-        written, skipped = self._written(given)
-        return SandboxResult(
-            exit_code=status,
-            stdout=stdout,
-            stderr=stderr,
-            stopped_by=stopped,
-            violations=tuple(violations),
-            written=written,
-            skipped=skipped,
-            wall_seconds=wall,
-            cpu_seconds=cpu,
-            dropped=sum(records.dropped.values()),
-            network_namespace=records.netns,
-            landlock_abi=records.kernel or 0,
-        )
+        return status, cpu, stopped
+
+    def _write_input(self, sel: selectors.BaseSelector, fd: int, pending: memoryview) -> memoryview:
+        """Write what the child can take of its input; closed once all of it is written (or
+        the child ended before reading everything). Returns what is left to write."""
+        assert self.proc.stdin
+        try:
+            pending = pending[os.write(fd, pending[:65536]) :]
+        except BlockingIOError:
+            return pending
+        except BrokenPipeError:  # it ended before reading everything
+            pending = pending[:0]
+        if not pending:
+            sel.unregister(fd)
+            self.proc.stdin.close()
+        return pending
 
     def _clean(self, text: str) -> str:
         """Output with the (random) directory name replaced by ``.``."""
@@ -458,6 +432,41 @@ class _Run:
         return written, skipped
 
 
+def _violations(
+    records: Records, status: int, stopped: StoppedBy | None, seen_by_parent: list[tuple[str, bool]]
+) -> list[Violation]:
+    """The run's violations: its records, a run that ended without its closing record, junk on
+    the record channel, and the honeypot touches the parent saw that no record reports."""
+    violations = records.violations
+    if not records.ended and stopped is None and status >= 0 and status != 70:
+        violations.append(
+            Violation(
+                "interpreter",
+                "sandbox.record",
+                "the run ended without its closing record (os._exit, or the record channel closed)",
+            )
+        )
+    if records.junk:
+        violations.append(
+            Violation(
+                "interpreter",
+                "sandbox.record",
+                f"the code wrote to the record channel ({records.junk} line(s) that are not "
+                "records)",
+            )
+        )
+    recorded = {(v.target, v.write) for v in violations if v.kind == "honeypot"}
+    for name, write in seen_by_parent:
+        if (name, write) not in recorded and (name, True) not in recorded:
+            access = "write" if write else "read"
+            violations.append(
+                Violation(
+                    "honeypot", "inotify", f"{access} {name} (seen by the parent)", name, write
+                )
+            )
+    return violations
+
+
 def _pause() -> list[tuple[selectors.SelectorKey, int]]:
     """Wait a moment when there is nothing left to read (the child closed its outputs)."""
     time.sleep(0.02)
@@ -488,145 +497,6 @@ def _read_plain(path: str, max_chars: int) -> tuple[str | None, str | None]:
     if len(content) > max_chars:
         return "too long", content
     return None, content
-
-
-class _Text:
-    """A stream's output, decoded as it comes, kept up to a number of characters."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.parts: list[str] = []
-        self.size = 0
-        self.over = False
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def feed(self, data: bytes) -> bool:
-        """Take more bytes; True the first time the output passes the limit."""
-        if self.over:
-            return False
-        piece = self.decoder.decode(data)
-        self.parts.append(piece)
-        self.size += len(piece)
-        if self.size > self.limit:
-            self.over = True
-            return True
-        return False
-
-    def text(self) -> str:
-        joined = "".join(self.parts) + ("" if self.over else self.decoder.decode(b"", final=True))
-        if len(joined) > self.limit:
-            return joined[: self.limit] + f"\n[output cut at {self.limit} characters]"
-        return joined
-
-
-class _Records:
-    """The record channel, read as it comes, in bounded memory: every record is found by its
-    marker (whatever the code wrote before it on the line), at most `keep` are kept of each
-    kind, and lines that are not records are counted (the hook never writes one)."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self.violations: list[Violation] = []
-        self.kept: dict[str, int] = {}
-        self.dropped: dict[str, int] = {}
-        self.netns = self.ended = False
-        self.kernel: int | None = None
-        self.junk = 0
-        self.partial = b""
-
-    def feed(self, data: bytes) -> None:
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
-        if len(self.partial) > 8192:  # no record is this long
-            self.partial = b""
-            self.junk += 1
-        for line in lines:
-            self._line(line)
-
-    def _line(self, raw: bytes) -> None:
-        before, marker, body = raw.rpartition(b"\x1e")
-        if before or not marker:
-            self.junk += 1
-        if not marker:
-            return
-        try:
-            fields = ast.literal_eval(body.decode("utf-8", "replace"))
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            self.junk += 1
-            return
-        if not isinstance(fields, tuple) or not all(isinstance(f, str) for f in fields):
-            self.junk += 1
-        elif fields == ("end",):
-            self.ended = True
-        elif len(fields) == 2 and fields[0] == "netns":
-            self.netns = fields[1] == "1"
-        elif len(fields) == 2 and fields[0] == "kernel" and fields[1].isdigit():
-            self.kernel = int(fields[1])
-        elif len(fields) == 5 and fields[0] in KINDS:
-            kind, event, detail, target, write = fields
-            if self.kept.get(kind, 0) >= self.keep:
-                self.dropped[kind] = self.dropped.get(kind, 0) + 1
-                return
-            self.kept[kind] = self.kept.get(kind, 0) + 1
-            self.violations.append(Violation(kind, event, detail, target, write == "w"))
-        else:
-            self.junk += 1
-
-
-class _Watch:
-    """The honeypots, watched by this process through inotify (Linux): the kernel reports every
-    open of one of them here, whatever the code did to the record channel or the hook."""
-
-    _IN_ACCESS, _IN_MODIFY, _IN_OPEN = 0x1, 0x2, 0x20
-    _EVENT = struct.Struct("iIII")
-
-    def __init__(self, workdir: str, honeypots: list[str]) -> None:
-        self.fd = -1
-        self.names: dict[int, str] = {}
-        if not honeypots:
-            return
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = int(libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC))
-        if self.fd < 0:
-            raise SandboxUnavailable(f"inotify: {os.strerror(ctypes.get_errno())}")
-        mask = self._IN_ACCESS | self._IN_MODIFY | self._IN_OPEN
-        for name in honeypots:
-            wd = int(libc.inotify_add_watch(self.fd, os.path.join(workdir, name).encode(), mask))
-            if wd < 0:
-                err = os.strerror(ctypes.get_errno())
-                self.close()
-                raise SandboxUnavailable(f"inotify cannot watch honeypot {name!r}: {err}")
-            self.names[wd] = name
-
-    def touched(self) -> list[tuple[str, bool]]:
-        """(honeypot, written) for each one opened since the watch began, in the order seen."""
-        if self.fd < 0:
-            return []
-        data = b""
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        seen: dict[str, bool] = {}
-        at = 0
-        while at + self._EVENT.size <= len(data):
-            wd, mask, _, size = self._EVENT.unpack_from(data, at)
-            at += self._EVENT.size + size
-            if wd in self.names and mask & (self._IN_ACCESS | self._IN_MODIFY | self._IN_OPEN):
-                name = self.names[wd]
-                seen[name] = seen.get(name, False) or bool(mask & self._IN_MODIFY)
-        return list(seen.items())
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
 
 def _stopped_by(status: int, cpu: float, stderr: str, limits: Limits) -> StoppedBy | None:
