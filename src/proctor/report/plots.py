@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from proctor.analysis.rows import MetricRow
 from proctor.report.frontier import BEST_SINGLE, frontier_monitors
@@ -183,102 +183,24 @@ def plot_catch_rate(rows: Sequence[MetricRow], path: Path) -> Path | None:
 
     import matplotlib
     import matplotlib.style
-    from matplotlib.lines import Line2D
 
     with matplotlib.style.context("default"):
         palette = matplotlib.colormaps["tab10" if len(protocols) <= 10 else "tab20"]
-        colour = {p: palette(i % palette.N) for i, p in enumerate(protocols)}
-        style = {
-            d: (_LINESTYLES[i % len(_LINESTYLES)], _MARKERS[i % len(_MARKERS)])
-            for i, d in enumerate(dispositions)
-        }
+        looks = _CatchLooks(
+            colour={p: palette(i % palette.N) for i, p in enumerate(protocols)},
+            style={
+                d: (_LINESTYLES[i % len(_LINESTYLES)], _MARKERS[i % len(_MARKERS)])
+                for i, d in enumerate(dispositions)
+            },
+        )
         ncols = 1 if len(groups) == 1 else 2
         nrows = math.ceil(len(groups) / ncols)
         fig = _figure(6.4 * ncols, 3.8 * nrows + 1.4)
         axes = list(fig.subplots(nrows, ncols, squeeze=False).flat)
         for ax, (scope, group) in zip(axes, groups, strict=False):
-            lines = sorted(
-                {(r.protocol or "", r.disposition) for r in group if has_value(r)},
-                key=lambda pd: (pd[0], disposition_key(pd[1])),
-            )
-            budgets = sorted({r.budget for r in group if r.budget is not None})
-            for i, (protocol, disposition) in enumerate(lines):
-                points = sorted(
-                    (
-                        r
-                        for r in group
-                        if has_value(r)
-                        and (r.protocol or "") == protocol
-                        and r.disposition == disposition
-                    ),
-                    key=lambda r: protocol_key(r.protocol, r.budget),
-                )
-                spread = 0.0 if len(lines) == 1 else (i / (len(lines) - 1) - 0.5) * 0.24
-                xs = [(r.budget or 0.0) * math.exp(spread) for r in points]
-                ys = [r.value or 0.0 for r in points]
-                low = [
-                    max(0.0, y - (r.lo if r.lo is not None else y))
-                    for y, r in zip(ys, points, strict=True)
-                ]
-                high = [
-                    max(0.0, (r.hi if r.hi is not None else y) - y)
-                    for y, r in zip(ys, points, strict=True)
-                ]
-                linestyle, marker = style[disposition]
-                ax.errorbar(
-                    xs,
-                    ys,
-                    yerr=[low, high],
-                    color=colour[protocol],
-                    linestyle=linestyle,
-                    marker=marker,
-                    markersize=4,
-                    linewidth=1.2,
-                    capsize=2.5,
-                    elinewidth=0.8,
-                )
-            if not lines:
-                ax.text(
-                    0.5,
-                    0.5,
-                    f"{DASH} no values (n too small)",
-                    ha="center",
-                    va="center",
-                    transform=ax.transAxes,
-                )
-            if budgets and budgets[0] > 0 and budgets[-1] / budgets[0] >= 3:
-                ax.set_xscale("log")
-            if budgets:
-                ax.set_xticks(budgets, labels=[fmt_budget(b) for b in budgets])
-                ax.minorticks_off()
-            ax.set_ylim(-0.03, 1.03)
-            ax.set_xlabel("protocol budget (fraction of researcher spend)")
-            ax.set_ylabel("catch rate (attributable harm)")
-            ax.set_title(_plain(scope.label), fontsize=9)
-            ax.grid(alpha=0.3)
+            _draw_catch_panel(ax, scope, group, looks)
         _hide_unused(axes, len(groups))
-
-        handles = [Line2D([], [], color=colour[p], linewidth=2, label=_plain(p)) for p in protocols]
-        handles += [
-            Line2D(
-                [],
-                [],
-                color="0.3",
-                linestyle=style[d][0],
-                marker=style[d][1],
-                markersize=4,
-                label=_plain(disposition_label(d)),
-            )
-            for d in dispositions
-        ]
-        if handles:
-            fig.legend(
-                handles=handles,
-                loc="outside lower center",
-                ncols=min(4, len(handles)),
-                fontsize=8,
-                frameon=False,
-            )
+        _catch_legend(fig, protocols, dispositions, looks)
         fig.suptitle(
             f"Catch rate vs protocol budget, audit budget {fmt_budget(budget)}\n"
             f"(threshold flags {budget * 100:g}% of honest correct calibration reports)"
@@ -286,6 +208,112 @@ def plot_catch_rate(rows: Sequence[MetricRow], path: Path) -> Path | None:
             fontsize=10,
         )
         return _save(fig, path)
+
+
+@dataclass(frozen=True)
+class _CatchLooks:
+    """How the catch-rate plot draws a line: colour per protocol, (line style, marker) per
+    disposition."""
+
+    colour: dict[str, Any]
+    style: dict[str | None, tuple[LineStyleType, str]]
+
+
+def _draw_catch_panel(
+    ax: Axes, scope: Scope, group: Sequence[MetricRow], looks: _CatchLooks
+) -> None:
+    """One panel of :func:`plot_catch_rate`: a line per (protocol, disposition) with values,
+    spread a little along x so that their intervals do not hide each other."""
+    lines = sorted(
+        {(r.protocol or "", r.disposition) for r in group if has_value(r)},
+        key=lambda pd: (pd[0], disposition_key(pd[1])),
+    )
+    budgets = sorted({r.budget for r in group if r.budget is not None})
+    for i, (protocol, disposition) in enumerate(lines):
+        points = sorted(
+            (
+                r
+                for r in group
+                if has_value(r) and (r.protocol or "") == protocol and r.disposition == disposition
+            ),
+            key=lambda r: protocol_key(r.protocol, r.budget),
+        )
+        spread = 0.0 if len(lines) == 1 else (i / (len(lines) - 1) - 0.5) * 0.24
+        xs = [(r.budget or 0.0) * math.exp(spread) for r in points]
+        ys = [r.value or 0.0 for r in points]
+        low = [
+            max(0.0, y - (r.lo if r.lo is not None else y)) for y, r in zip(ys, points, strict=True)
+        ]
+        high = [
+            max(0.0, (r.hi if r.hi is not None else y) - y) for y, r in zip(ys, points, strict=True)
+        ]
+        linestyle, marker = looks.style[disposition]
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[low, high],
+            color=looks.colour[protocol],
+            linestyle=linestyle,
+            marker=marker,
+            markersize=4,
+            linewidth=1.2,
+            capsize=2.5,
+            elinewidth=0.8,
+        )
+    if not lines:
+        ax.text(
+            0.5,
+            0.5,
+            f"{DASH} no values (n too small)",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+    if budgets and budgets[0] > 0 and budgets[-1] / budgets[0] >= 3:
+        ax.set_xscale("log")
+    if budgets:
+        ax.set_xticks(budgets, labels=[fmt_budget(b) for b in budgets])
+        ax.minorticks_off()
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("protocol budget (fraction of researcher spend)")
+    ax.set_ylabel("catch rate (attributable harm)")
+    ax.set_title(_plain(scope.label), fontsize=9)
+    ax.grid(alpha=0.3)
+
+
+def _catch_legend(
+    fig: Figure,
+    protocols: Sequence[str],
+    dispositions: Sequence[str | None],
+    looks: _CatchLooks,
+) -> None:
+    """The catch-rate plot's legend below the panels: protocols (colour), then dispositions
+    (line style and marker)."""
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], color=looks.colour[p], linewidth=2, label=_plain(p)) for p in protocols
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            linestyle=looks.style[d][0],
+            marker=looks.style[d][1],
+            markersize=4,
+            label=_plain(disposition_label(d)),
+        )
+        for d in dispositions
+    ]
+    if handles:
+        fig.legend(
+            handles=handles,
+            loc="outside lower center",
+            ncols=min(4, len(handles)),
+            fontsize=8,
+            frameon=False,
+        )
 
 
 def plot_auroc_heatmap(rows: Sequence[MetricRow], path: Path) -> Path | None:
