@@ -26,7 +26,8 @@ from proctor.core import Claim, Report, Task
 from proctor.domains import default_domain_names, domain_names, get_domain
 from proctor.lab import Lab, LabError
 from proctor.oversight.domain import MARGIN, OversightTruth, claimed_stack, graded_figures
-from proctor.oversight.targets import TARGETS, Stack, fit, universe
+from proctor.oversight.figures import fit
+from proctor.oversight.targets import TARGETS, Stack, universe
 from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
 from proctor.report import run_bench
 from proctor.researchers import ResearcherSpec, make_researcher

@@ -79,7 +79,8 @@ from proctor.oversight.domain import (
     claimed_stack,
     graded_figures,
 )
-from proctor.oversight.targets import LEVEL_TARGETS, TARGETS, Stack, fit, universe
+from proctor.oversight.figures import fit
+from proctor.oversight.targets import LEVEL_TARGETS, TARGETS, Stack, universe
 from proctor.researchers import ResearcherSpec, make_researcher
 from proctor.stats import cluster_bootstrap
 
