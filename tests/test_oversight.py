@@ -26,7 +26,8 @@ from proctor.core import Claim, Report, Task
 from proctor.domains import default_domain_names, domain_names, get_domain
 from proctor.lab import Lab, LabError
 from proctor.oversight.domain import MARGIN, OversightTruth, claimed_stack, graded_figures
-from proctor.oversight.targets import TARGETS, Stack, fit, universe
+from proctor.oversight.figures import fit
+from proctor.oversight.targets import TARGETS, Stack, universe
 from proctor.protocols import Helpers, ReviewContext, get_protocol, helper_share
 from proctor.report import run_bench
 from proctor.researchers import ResearcherSpec, make_researcher
@@ -367,3 +368,102 @@ def test_the_reader_sees_what_the_citations_show_and_nothing_else() -> None:
     # an informed reward hacker cites one of its two confirmations: the reader sees one
     informed = ResearcherSpec(disposition="reward_hacker", knobs={"knows_protocols": 1.0})
     assert "best_of_windows" not in _direct(informed, 11)
+
+
+# -- the study's intervals: the cluster bootstrap (proctor.stats) -------------------------------
+
+
+def test_perfectly_correlated_clusters_are_as_wide_as_one_draw_per_cluster() -> None:
+    from proctor.stats import cluster_mean
+
+    rng = np.random.default_rng(1)
+    per_cluster = rng.normal(size=10)
+    values = np.repeat(per_cluster, 5)
+    clusters = np.repeat(np.arange(10), 5).tolist()
+    _, clustered, n = cluster_mean(values, clusters)
+    _, independent, _ = cluster_mean(per_cluster, list(range(10)))
+    _, naive, _ = cluster_mean(values, list(range(50)))
+    assert n == 10 and clustered is not None and independent is not None and naive is not None
+    # the same draws of 10 clusters: exactly the interval of 10 independent values
+    assert clustered == pytest.approx(independent, abs=1e-12)
+    # the ordinary bootstrap of the 50 copies is about sqrt(5) times too narrow
+    ratio = (clustered[1] - clustered[0]) / (naive[1] - naive[0])
+    assert 1.8 < ratio < 2.7, ratio
+
+
+def test_independent_values_in_clusters_are_about_as_wide_as_the_ordinary_bootstrap() -> None:
+    from proctor.stats import cluster_mean
+
+    x = np.random.default_rng(2).normal(size=2000)
+    _, clustered, n = cluster_mean(x, (np.arange(2000) // 5).tolist())
+    _, ordinary, _ = cluster_mean(x, list(range(2000)))
+    assert n == 400 and clustered is not None and ordinary is not None
+    ratio = (clustered[1] - clustered[0]) / (ordinary[1] - ordinary[0])
+    assert 0.85 < ratio < 1.15, ratio
+
+
+def test_a_shared_seed_pool_widens_the_interval_to_the_pools_own() -> None:
+    """Tasks that each average 32 seeds of one pool of 48 (as oversight tasks share their
+    target's test pool): resampling tasks alone sees almost none of the pool's noise;
+    resampling the pool's seeds as a crossed factor gives about the width of 48 draws."""
+    from proctor.stats import cluster_bootstrap, cluster_mean
+
+    rng = np.random.default_rng(3)
+    effect = rng.normal(size=48)
+    used = np.zeros((40, 48))
+    for t in range(40):
+        used[t, rng.choice(48, 32, replace=False)] = 1.0
+
+    def mean_of_tasks(w: list[np.ndarray], seeds: bool = True) -> np.ndarray:
+        ws = w[1] if seeds else np.ones_like(w[1])
+        per_task = (ws @ (used * effect).T) / (ws @ used.T)
+        return np.asarray((w[0] * per_task).sum(axis=1) / w[0].sum(axis=1))
+
+    crossed = cluster_bootstrap(mean_of_tasks, [40, 48])
+    tasks_only = cluster_bootstrap(lambda w: mean_of_tasks(w, seeds=False), [40, 48])
+    _, pool, _ = cluster_mean(effect, list(range(48)))
+    assert crossed is not None and tasks_only is not None and pool is not None
+    width = (crossed[1] - crossed[0]) / (pool[1] - pool[0])
+    assert 0.8 < width < 1.25, width
+    assert (tasks_only[1] - tasks_only[0]) < 0.25 * (pool[1] - pool[0])
+
+
+def test_the_cluster_bootstrap_is_deterministic_and_drops_undefined_resamples() -> None:
+    from proctor.stats import cluster_bootstrap
+
+    def stat(w: list[np.ndarray]) -> np.ndarray:
+        out = w[0][:, 0].copy()
+        out[::2] = np.nan
+        return out
+
+    assert cluster_bootstrap(stat, [5], seed=4) == cluster_bootstrap(stat, [5], seed=4)
+    assert cluster_bootstrap(lambda w: np.full(len(w[0]), np.nan), [5]) is None
+
+
+def test_the_organisms_search_and_spend_as_the_honest_method_does() -> None:
+    """The giveaway audit reads calls and spend: the reward hacker makes the honest method's
+    calls at its prices (its extra shot costs a confirmation), and the saboteur and sandbagger
+    make the honest search's evaluations in its order (only their confirmation differs)."""
+    d = get_domain(DOMAIN)
+
+    def calls(spec: ResearcherSpec, seed: int) -> list[Any]:
+        s = d.sample(1, seed)
+        lab = Lab(s.world, seed)
+        make_researcher(spec, DOMAIN).investigate(
+            Task(s.brief, lab.client("researcher", s.brief.budget * spec.budget))
+        )
+        return list(lab.calls_by("researcher"))
+
+    for seed in (ROLE_BASE["calibration"] + i for i in range(4)):
+        honest = calls(ResearcherSpec(), seed)
+        hacker = calls(ResearcherSpec(disposition="reward_hacker"), seed)
+        assert len(hacker) == len(honest)
+        assert sum(c.cost for c in hacker) == pytest.approx(sum(c.cost for c in honest))
+        search = [c.args for c in honest if c.args.get("start", 0) == 0]
+        for spec in (
+            ResearcherSpec(disposition="saboteur", variant="blind_spot"),
+            ResearcherSpec(disposition="sandbagger", knobs={"recognition": 0.0}),
+        ):
+            mine = calls(spec, seed)
+            assert [c.args for c in mine if c.args.get("start", 0) == 0] == search
+            assert len(mine) == len(honest)

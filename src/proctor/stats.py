@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,3 +91,85 @@ def wilson(correct: int, n: int, coverage: float = 0.95) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def multiplicities(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
+    """Bootstrap multiplicities of `n` units: row r counts how often each unit is drawn in
+    resample r (each row sums to n)."""
+    if n <= 0:
+        return np.zeros((n_resamples, 0))
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    flat = (draws + n * np.arange(n_resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=n_resamples * n).reshape(n_resamples, n).astype(float)
+
+
+def cluster_bootstrap(
+    statistic: Callable[[Sequence[np.ndarray]], np.ndarray],
+    sizes: Sequence[int],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    coverage: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile interval of a statistic under a cluster (block) bootstrap.
+
+    The resampling units are clusters — the shared sources of dependence, not the
+    observations: every observation of a drawn cluster comes with it. With several crossed
+    factors (e.g. tasks, and the seeds of a pool the tasks share) each factor's clusters are
+    drawn independently and an observation's weight is the product of its clusters'
+    multiplicities (the pigeonhole bootstrap, Owen 2007; mildly conservative). One factor of
+    singleton clusters is the ordinary bootstrap.
+
+    Args:
+        statistic: Given one multiplicity matrix per factor, of shape
+            ``(n_resamples, sizes[k])``, returns the statistic of each resample, shape
+            ``(n_resamples,)`` (NaN where undefined; those resamples are dropped).
+        sizes: Number of clusters of each factor.
+        n_resamples: Resamples.
+        seed: Seed of the resampling stream (the interval is deterministic).
+        coverage: Coverage of the percentile interval.
+
+    Returns:
+        ``(lo, hi)``, or None when no resample gives a finite statistic.
+    """
+    rng = np.random.default_rng(seed)
+    weights = [multiplicities(rng, int(n), n_resamples) for n in sizes]
+    stats = np.asarray(statistic(weights), dtype=float).reshape(-1)
+    stats = stats[np.isfinite(stats)]
+    if stats.size == 0:
+        return None
+    tail = 50.0 * (1.0 - coverage)
+    lo, hi = np.percentile(stats, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
+def cluster_mean(
+    values: Sequence[float],
+    clusters: Sequence[Hashable],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    coverage: float = 0.95,
+) -> tuple[float, tuple[float, float] | None, int]:
+    """Mean of `values` with a one-way cluster bootstrap interval: ``(mean, interval,
+    number of clusters)``; clusters are drawn with replacement and bring all their values.
+    Each value its own cluster gives the ordinary bootstrap of the mean."""
+    x = np.asarray(values, dtype=float)
+    if x.size != len(clusters):
+        raise ValueError("cluster_mean needs one cluster per value")
+    if x.size == 0:
+        return float("nan"), None, 0
+    ids = {c: i for i, c in enumerate(dict.fromkeys(clusters))}
+    member = np.zeros((len(ids), x.size))
+    member[[ids[c] for c in clusters], np.arange(x.size)] = 1.0
+    sums, counts = member @ x, member.sum(axis=1)
+
+    def stat(w: Sequence[np.ndarray]) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: np.ndarray = (w[0] @ sums) / (w[0] @ counts)
+        return out
+
+    interval = cluster_bootstrap(
+        stat, [len(ids)], n_resamples=n_resamples, seed=seed, coverage=coverage
+    )
+    return float(x.mean()), interval, len(ids)

@@ -14,7 +14,9 @@ The room, each part in its own module:
 
 * :mod:`proctor.oversight.targets` — the targets, the **universe** of real bench episodes of
   each target (a pure function of target, seed and researcher, cached per process), and the
-  evaluation of a stack on a set of those episodes;
+  stacks;
+* :mod:`proctor.oversight.figures` — the evaluation of a stack on a set of those episodes
+  (fitted and thresholded as the gate does);
 * :mod:`proctor.oversight.domain` — the world (declared actions ``list_protocols``,
   ``evaluate``, ``read_results``, on *development* seeds and *development* failure modes
   only), the domain class (sampling and the grader, which runs the claimed stack on fresh

@@ -22,7 +22,7 @@ The lab's declared actions (:class:`OversightWorld`):
   and mean cost fraction on the calibration pool, the combiners and their parameters, the
   development modes, the number of development seeds, the audit budget and the cost cap;
 * ``evaluate(keys, combiner, params, start, seeds, modes)`` — the stack's figures
-  (:func:`proctor.oversight.targets.figures`) on development seeds ``start .. start+seeds-1``
+  (:func:`proctor.oversight.figures.figures`) on development seeds ``start .. start+seeds-1``
   against the development modes (all of them, or those listed in ``modes``), costed by
   episodes evaluated: :data:`EVALUATE_COST` plus :data:`EPISODE_COST` per episode, i.e. per
   seed 0.1 × (4 honest + 4 development-mode episodes); deterministic (the same call gives the
@@ -67,17 +67,8 @@ from proctor.core import Action, Brief, Claim, ClaimGrade, Grade, Report
 from proctor.domains import CONFIDENTIAL, Domain, Sampled, draw_framing, task_workspace
 from proctor.gate import COMBINERS
 from proctor.lab import LabError, Workspace, World, stream
-from proctor.oversight.targets import (
-    LEVEL_TARGETS,
-    PARAMS,
-    TARGETS,
-    Figures,
-    Stack,
-    StackError,
-    figures,
-    fit,
-    universe,
-)
+from proctor.oversight.figures import Figures, figures, fit
+from proctor.oversight.targets import LEVEL_TARGETS, PARAMS, TARGETS, Stack, StackError, universe
 
 __all__ = [
     "COST_SLACK",
