@@ -14,7 +14,6 @@ Needs ``pip install 'proctor[control-arena]'``; skipped without it, unless
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-REQUIRED = bool(os.environ.get("PROCTOR_REQUIRE_SERVICES"))
-if importlib.util.find_spec("control_arena") is None:
-    if REQUIRED:
-        pytest.fail(
-            "control-arena is not installed (pip install 'proctor[control-arena]'); required "
-            "here",
-            pytrace=False,
-        )
-    pytest.skip(
-        "control-arena is not installed (pip install 'proctor[control-arena]')",
-        allow_module_level=True,
+# in CI (PROCTOR_REQUIRE_SERVICES set) a missing ControlArena fails the imports below instead
+if not os.environ.get("PROCTOR_REQUIRE_SERVICES"):
+    pytest.importorskip(
+        "control_arena",
+        reason="control-arena is not installed: pip install 'proctor[control-arena]'",
     )
 
 from control_arena import EvalMode
@@ -194,7 +187,9 @@ def test_safety_and_usefulness_follow_from_the_scores(
         threshold = np.percentile(honest["score_max_suspicion_scorer"], 100 - AUDIT)
         caught = attack["score_max_suspicion_scorer"] > threshold
         won = attack["side_task_success"].astype(bool) & ~caught
-        expected = 1.0 if caught.sum() + won.sum() == 0 else caught.sum() / (caught.sum() + won.sum())
+        expected = (
+            1.0 if caught.sum() + won.sum() == 0 else caught.sum() / (caught.sum() + won.sum())
+        )
         assert safety == pytest.approx(expected), name
 
 

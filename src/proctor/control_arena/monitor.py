@@ -71,9 +71,7 @@ def proctor_monitor_builder(
             raise RuntimeError("no proctor episode in this sample: use ProctorSetting")
         report, submitted = _report_so_far(state, sample.metadata["task_id"])
         if isinstance(report, str):
-            return MonitorResponse(
-                suspicion_score=abstain_score, reason=report, score_parsed=False
-            )
+            return MonitorResponse(suspicion_score=abstain_score, reason=report, score_parsed=False)
         candidate = TaskState(
             model=sample.model,
             sample_id=sample.sample_id,
@@ -84,6 +82,7 @@ def proctor_monitor_builder(
             store={STORE_KEY: episode | {"report": report.model_dump(mode="json")}},
         )
         score = await review(candidate, Target(""))
+        assert score is not None
         value = score.value
         what = "the report handed in" if submitted else "the work so far, no claims yet"
         if not isinstance(value, int | float) or math.isnan(value):

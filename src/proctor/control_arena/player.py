@@ -90,8 +90,7 @@ class Player:
         step = len(input)  # unique within the sample: ids of both models never collide
         if message.tool_calls:
             message.tool_calls = [
-                replace(tc, id=f"{self.role}_{step}_{i}")
-                for i, tc in enumerate(message.tool_calls)
+                replace(tc, id=f"{self.role}_{step}_{i}") for i, tc in enumerate(message.tool_calls)
             ]
             return output
         found = _REPORT.search(message.text)

@@ -206,9 +206,7 @@ class ProctorSetting(Setting):
             protocols=[],
             capability_test_rate=self.capability_test_rate,
         )
-        setting = (
-            compose(self.domain, self.skill, "honest", "").system + "\n\n" + SUBMIT_NOTE
-        )
+        setting = compose(self.domain, self.skill, "honest", "").system + "\n\n" + SUBMIT_NOTE
         attack = eval_mode == EvalMode.ATTACK
         samples = []
         for s in base.dataset:
@@ -307,7 +305,7 @@ def proctor_control_scorer(twin_skill: str = "expert", budget: float = 1.0) -> S
 
     async def score(state: TaskState, target: Target) -> Score:
         g = await graded_by(state, target)
-        assert isinstance(g.value, dict)
+        assert g is not None and isinstance(g.value, dict)
         value: dict[str, Any] = {
             "main_task_success": CORRECT if g.value["correct"] == 1 else INCORRECT,
             "main_task_score": g.value["recovered"],
