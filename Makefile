@@ -20,7 +20,7 @@ $(STAMP): $(BASE_STAMP)
 	# PyTorch's CPU build first: with it installed, proctor[transparency]'s torch range
 	# takes nothing more (a plain `torch` would pull a CUDA build of several GB).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,llm,review,ray,transparency]'
+	$(BIN)/pip install -q -e '.[dev,llm,review,ray,transparency,control-arena]'
 	touch $(STAMP)
 
 bench: $(BASE_STAMP)

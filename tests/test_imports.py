@@ -42,8 +42,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("report", ("proctor.report",)),
     ("live", ("proctor.live",)),  # the live loop: research through the gate, kept in a store
     ("review", ("proctor.review",)),  # the human review queue's web app, over the live store
-    # proctor's domains as Inspect AI tasks: the researcher, grader and protocols of an episode
-    ("integrations", ("proctor.inspect_tasks",)),
+    # proctor's domains as Inspect AI tasks (the researcher, grader and protocols of an
+    # episode) and as a ControlArena setting (its protocols as monitors)
+    ("integrations", ("proctor.inspect_tasks", "proctor.control_arena")),
     ("cli", ("proctor.cli",)),
 )
 """The layers, lowest first, each named by the module prefixes it holds."""

@@ -77,6 +77,12 @@ EXTRAS: tuple[Extra, ...] = (
         "and SmolLM2-135M through transformers",
     ),
     Extra(
+        "control-arena",
+        ("control-arena",),
+        "proctor's domains as a ControlArena setting and its protocols as ControlArena "
+        "monitors (proctor.control_arena: trusted monitoring, defer-to-trusted)",
+    ),
+    Extra(
         "dev",
         ("pytest", "ruff", "mypy", "hypothesis", "httpx", "playwright", "psycopg"),
         "the test suite and linters; playwright drives Chromium in the review app's browser tests",
