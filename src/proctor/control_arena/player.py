@@ -1,6 +1,6 @@
 """The offline stand-in model for ControlArena runs: proctor's scripted researchers play it.
 
-:func:`player_model` is Inspect's ``mockllm/model`` answered by :func:`proctor.models.player.
+:func:`player_model` is Inspect's ``mockllm/model`` answered by :func:`proctor.researchers.player.
 mock_outputs` (the stateless replay of a scripted researcher over the conversation so far), in
 ControlArena's agent loop: it plays the honest researcher of its skill, or — when its system
 prompt carries the side task, as ControlArena's attack policy's does — the named organism; it
@@ -32,8 +32,8 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolCall
 
 from proctor.control_arena.setting import SIDE_TASK
-from proctor.models.player import mock_outputs
 from proctor.researchers import ResearcherSpec
+from proctor.researchers.player import mock_outputs
 
 _REPORT = re.compile(r"```json\n(\{.*\})\n```\s*$", re.S)
 

@@ -44,6 +44,7 @@ from inspect_ai.dataset import MemoryDataset
 from proctor.bench.spec import RERUN_BUDGETS
 from proctor.inspect_tasks.dataset import (
     DEFAULT_SEEDS,
+    STORE_KEY,
     Setup,
     TaskArgumentError,
     checked_arguments,
@@ -55,6 +56,7 @@ from proctor.inspect_tasks.solver import proctor_researcher
 
 __all__ = [
     "DEFAULT_SEEDS",
+    "STORE_KEY",
     "TaskArgumentError",
     "causal",
     "derivation",
