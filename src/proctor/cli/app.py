@@ -20,11 +20,13 @@ EXIT_USAGE = 2
 
 
 def fail(message: str) -> NoReturn:
+    """End the command with ``error: <message>`` on stderr and exit status :data:`EXIT_USAGE`."""
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)
 
 
 def csv_list(value: str | None) -> list[str] | None:
+    """A comma-separated flag as a list (None: not given)."""
     if value is None:
         return None
     items = [v.strip() for v in value.split(",") if v.strip()]
@@ -34,6 +36,8 @@ def csv_list(value: str | None) -> list[str] | None:
 
 
 def numbers(value: str | None, kind: type, what: str) -> list[Any] | None:
+    """A comma-separated flag of numbers of `kind` (None: not given); others end in :func:`fail`
+    naming the flag `what`."""
     items = csv_list(value)
     if items is None:
         return None
