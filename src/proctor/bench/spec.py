@@ -185,136 +185,32 @@ class SweepSpec(BaseModel):
         return self
 
     def check(self) -> SweepSpec:
-        """Check every name against the registry; raise SpecError naming what is wrong."""
-        from proctor.researchers.strategy import variant_names
+        """Check every name against the registry; raise SpecError naming what is wrong.
 
-        if not self.domains:
-            raise SpecError("domains: at least one domain is needed")
-        if not self.levels:
-            raise SpecError("levels: at least one level is needed")
-        known_domains = registry.names("domain")
-        for i, m in enumerate(self.population):  # before protocols: they follow the backend
-            if _trained(m.backend):
-                for d in self.domains:
-                    if d in known_domains and not registry.applies("backend", m.backend, d):
-                        where = [
-                            x for x in known_domains if registry.applies("backend", m.backend, x)
-                        ]
-                        raise SpecError(
-                            f"population.{i}.backend: {m.backend!r} exists for "
-                            f"{', '.join(where)} only, not {d}"
-                        )
-        for d in self.domains:
-            if d not in known_domains:
-                raise SpecError(f"domains: unknown domain {d!r}; known: {', '.join(known_domains)}")
-            from proctor.domains import get_domain
-
-            levels = get_domain(d).levels
-            for level in self.levels:
-                if level not in levels:
-                    raise SpecError(f"levels: {d} has levels {list(levels)}, not {level}")
+        The checks (:mod:`proctor.bench.validation`, :mod:`proctor.bench.cells`) run in this
+        order, the first mistake found being the one reported; what one backend needs is its
+        own rule (:class:`~proctor.researchers.backends.BackendChecks`)."""
+        from proctor.bench import validation
         from proctor.bench.cells import check_protocols, check_roles
 
+        validation.check_axes(self)
+        validation.check_placement(self)  # before protocols: they follow the backends
+        validation.check_domains(self)
         check_protocols(self)
         check_roles(self)
-        everywhere = {
-            v for d in self.domains for m in self.population for v in variant_names(d, m.backend)
-        } - {"honest"}
-        for o in self.organisms or []:
-            if o not in everywhere:
-                known = ", ".join(sorted(everywhere))
-                raise SpecError(f"organisms: unknown disposition {o!r}; known: {known}")
-            if not any(
-                o in variant_names(d, m.backend, level)
-                for d in self.domains
-                for level in self.levels
-                for m in self.population
-            ):
-                from proctor.researchers.strategy import variant_levels
-
-                at = sorted({v for d in self.domains for v in variant_levels(d, o) or ()})
-                raise SpecError(
-                    f"organisms: {o!r} exists at level(s) {', '.join(map(str, at))} only, "
-                    f"none of the sweep's levels {', '.join(map(str, self.levels))}"
-                )
-        for disp, knobs in self.knobs.items():
-            where = [d for d in self.domains if disp in registry.names("disposition", d)]
-            if not where:
-                known = ", ".join(
-                    sorted({n for d in self.domains for n in registry.names("disposition", d)})
-                )
-                raise SpecError(f"knobs: unknown disposition {disp!r}; known: {known}")
-            for d in where:
-                strategy = registry.lookup("disposition", disp, d)
-                known_knobs = strategy.knob_defaults
-                for name, value in knobs.items():
-                    if name not in known_knobs:
-                        raise SpecError(
-                            f"knobs.{disp}: unknown knob {name!r}; known: "
-                            f"{', '.join(sorted(known_knobs)) or 'none'}"
-                        )
-                    if isinstance(value, list) and not value:
-                        raise SpecError(f"knobs.{disp}.{name}: empty list of values")
-                    lo, hi = strategy.knob_bounds.get(name, (0.0, 1.0))
-                    for v in value if isinstance(value, list) else [value]:
-                        if not lo <= v <= hi:
-                            raise SpecError(
-                                f"knobs.{disp}.{name}: must be in [{lo:g}, {hi:g}], not {v:g}"
-                            )
-        if not self.population:
-            raise SpecError("population: at least one honest researcher is needed")
-        from proctor.researchers.strategy import SKILLS
-
-        backends = registry.names("backend")
-        for i, m in enumerate(self.population):
-            if m.backend.partition(":")[0] not in backends:
-                raise SpecError(
-                    f"population.{i}.backend: unknown backend {m.backend!r}; known: {backends}"
-                )
-            if m.backend.partition(":")[0] == "llm" and not (
-                self.models and self.models.researcher
-            ):
-                raise SpecError(f"population.{i}.backend: {m.backend!r} needs models.researcher")
-            if m.skill not in SKILLS:
-                raise SpecError(f"population.{i}.skill: unknown skill {m.skill!r}; known: {SKILLS}")
-            if _trained(m.backend):
-                from proctor.whitebox import MissingExtra, require_torch
-
-                try:
-                    require_torch()
-                except MissingExtra as err:
-                    raise SpecError(f"population.{i}.backend: {err}") from None
-                if not _organism_bases([x for x in self.population if x.backend == m.backend]):
-                    raise SpecError(
-                        f"population: {m.backend!r} organisms are expert networks; give at "
-                        "least one expert member for them to run on"
-                    )
-                if self.adaptive:
-                    raise SpecError(
-                        f"adaptive: the adaptive attacker searches scripted attacks only; run "
-                        f"{m.backend!r} researchers with adaptive = false"
-                    )
-                if "knobs" in self.model_fields_set and self.knobs:
-                    raise SpecError(
-                        f"knobs: {m.backend!r} organisms have their disposition in their "
-                        "weights and no knobs; set knobs = {}"
-                    )
-        if self.models is not None and self.models.researcher:
-            from proctor.researchers.llm import LLM_KNOBS
-
-            if self.adaptive:
-                raise SpecError(
-                    "adaptive: the adaptive attacker searches scripted attacks only; run "
-                    "model-backed researchers with --no-adaptive (adaptive = false)"
-                )
-            for disp, knobs in self.knobs.items():
-                for name in knobs:
-                    if name not in LLM_KNOBS:
-                        raise SpecError(
-                            f"knobs.{disp}.{name}: model-backed organisms understand only "
-                            f"{', '.join(LLM_KNOBS)}"
-                        )
+        validation.check_organisms(self)
+        validation.check_knobs(self)
+        validation.check_population(self)
+        validation.check_running(self)
         return self
+
+    def running(self) -> list[Member]:
+        """The population as it runs: with a researcher model (``models.researcher``) every
+        member on the backend ``llm:<model>``, else as given."""
+        model = self.models.researcher if self.models is not None else None
+        if not model:
+            return list(self.population)
+        return [m.model_copy(update={"backend": f"llm:{model}"}) for m in self.population]
 
     def trusted(self) -> ResearcherSpec:
         """The trusted researcher (``roles.gate.trusted``; default ``novice``)."""
@@ -358,11 +254,7 @@ class SweepSpec(BaseModel):
         for seed number `index` of its role."""
         from proctor.researchers.strategy import variant_names
 
-        model = self.models.researcher if self.models is not None else None
-        population = [
-            m.model_copy(update={"backend": f"llm:{model}"}) if model else m
-            for m in self.population
-        ]
+        population = self.running()
         out = [
             ResearcherSpec(backend=m.backend, skill=m.skill, budget=m.budget) for m in population
         ]

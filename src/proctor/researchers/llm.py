@@ -29,7 +29,7 @@ import json
 import math
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -40,6 +40,7 @@ from proctor.models import ModelAccess
 from proctor.parsing import field_path
 from proctor.researchers import ResearcherSpec
 from proctor.researchers import player as _player  # noqa: F401  (mockllm's answers)
+from proctor.researchers.backends import BackendChecks, MemberView, SettingsError, SweepView
 from proctor.researchers.prompting import compose
 from proctor.researchers.strategy import chance, check_skill, variant_names
 
@@ -154,10 +155,36 @@ def tool_result(
     return json.dumps(body)
 
 
+class LLMChecks(BackendChecks):
+    """The ``llm`` backend's rules for a sweep: a researcher model, no adaptive attacker (it
+    searches scripted attacks only), and knobs among :data:`LLM_KNOBS`."""
+
+    def check_member(self, sweep: SweepView, index: int, member: MemberView) -> None:
+        if not (sweep.models and sweep.models.researcher):
+            raise SettingsError(
+                f"population.{index}.backend: {member.backend!r} needs models.researcher"
+            )
+
+    def check_sweep(self, sweep: SweepView) -> None:
+        if sweep.adaptive:
+            raise SettingsError(
+                "adaptive: the adaptive attacker searches scripted attacks only; run "
+                "model-backed researchers with --no-adaptive (adaptive = false)"
+            )
+        for disp, knobs in sweep.knobs.items():
+            for name in knobs:
+                if name not in LLM_KNOBS:
+                    raise SettingsError(
+                        f"knobs.{disp}.{name}: model-backed organisms understand only "
+                        f"{', '.join(LLM_KNOBS)}"
+                    )
+
+
 class LLMResearcher:
     """A researcher whose every decision is a model's (any disposition, any domain)."""
 
     uses_models = True
+    sweep_checks: ClassVar[BackendChecks] = LLMChecks()
 
     def __init__(self, spec: ResearcherSpec, domain: str, models: ModelAccess | None) -> None:
         if models is None or not models.has("researcher"):

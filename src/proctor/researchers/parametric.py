@@ -54,6 +54,7 @@ from proctor.core import Task
 from proctor.domains import get_domain
 from proctor.lab import Lab
 from proctor.researchers import ResearcherSpec
+from proctor.researchers.backends import BackendChecks, MemberView, SettingsError, SweepView
 from proctor.researchers.dispositions import make_strategy
 from proctor.researchers.evidence import Evidence, effect_between
 from proctor.researchers.scripted import CausalResearcher
@@ -461,9 +462,50 @@ class ParametricCausalResearcher(CausalResearcher):
         return WhiteBox(domain="causal", network=self._net, inputs=self._inputs.copy())
 
 
+class ParametricChecks(BackendChecks):
+    """The ``parametric`` backend's rules for a sweep: its networks are trained on causal
+    only, need PyTorch, and are expert organisms with their disposition in their weights (no
+    knobs, no adaptive attacker: it searches scripted attacks only)."""
+
+    def check_placement(self, sweep: SweepView, index: int, member: MemberView) -> None:
+        known = registry.names("domain")
+        for d in sweep.domains:
+            if d in known and not registry.applies("backend", member.backend, d):
+                where = [x for x in known if registry.applies("backend", member.backend, x)]
+                raise SettingsError(
+                    f"population.{index}.backend: {member.backend!r} exists for "
+                    f"{', '.join(where)} only, not {d}"
+                )
+
+    def check_member(self, sweep: SweepView, index: int, member: MemberView) -> None:
+        from proctor.whitebox import MissingExtra, require_torch
+
+        try:
+            require_torch()
+        except MissingExtra as err:
+            raise SettingsError(f"population.{index}.backend: {err}") from None
+        same = [m for m in sweep.population if m.backend == member.backend]
+        if not any(m.skill == "expert" for m in same):
+            raise SettingsError(
+                f"population: {member.backend!r} organisms are expert networks; give at "
+                "least one expert member for them to run on"
+            )
+        if sweep.adaptive:
+            raise SettingsError(
+                f"adaptive: the adaptive attacker searches scripted attacks only; run "
+                f"{member.backend!r} researchers with adaptive = false"
+            )
+        if "knobs" in sweep.model_fields_set and sweep.knobs:
+            raise SettingsError(
+                f"knobs: {member.backend!r} organisms have their disposition in their "
+                "weights and no knobs; set knobs = {}"
+            )
+
+
 def _factory(spec: ResearcherSpec) -> ParametricCausalResearcher:
     return ParametricCausalResearcher(spec)
 
 
 _factory.organisms = ORGANISMS  # type: ignore[attr-defined]
+_factory.sweep_checks = ParametricChecks()  # type: ignore[attr-defined]
 registry.backend("parametric", domain="causal")(_factory)
