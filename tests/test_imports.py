@@ -4,9 +4,9 @@ domain → task → researcher → report → protocols → verdicts → gate �
 → report: a module imports only from its own layer or the layers below it (:data:`LAYERS`,
 lowest first). Every import counts — at module level, inside functions (lazy), under
 ``TYPE_CHECKING``, and ``importlib.import_module`` of a constant name — found by walking the
-source's syntax trees, so nothing has to be imported to be checked. The arrows that still run
-the wrong way are listed in :data:`EXCEPTIONS`, each with the work that removes it; a new one
-fails the test, and so does an exception that no longer occurs (delete it).
+source's syntax trees, so nothing has to be imported to be checked. An arrow that has to run
+the wrong way for a while is listed in :data:`EXCEPTIONS` (none today) with the work that
+removes it; a new one fails the test, and so does an exception that no longer occurs.
 """
 
 from __future__ import annotations
@@ -49,11 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 """The layers, lowest first, each named by the module prefixes it holds."""
 
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    # A type import: Task names LabClient. Moving Task beside LabClient in lab.py touches 31
-    # import sites, many in files items 2 and 3 rewrite; left until they have landed.
-    ("proctor.core", "proctor.lab"): "after issue 18 items 2-3: Task moves to proctor.lab",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 """Arrows that run the wrong way today, (importer, imported) -> what removes them."""
 
 

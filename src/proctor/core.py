@@ -8,12 +8,9 @@ episode row in the bench's store (DESIGN.md §2, "what each part may see").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:
-    from proctor.lab import LabClient
 
 SCHEMA_VERSION = 1
 
@@ -202,6 +199,50 @@ class Verdict(Record):
         return self.suspicion is None
 
 
+class LabAccess(Protocol):
+    """What a task's lab client offers, and all it offers: the declared actions, a budget, and
+    logged calls (implemented by :class:`proctor.lab.LabClient`; declared here so that a Task
+    names no module above the records)."""
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The declared actions of the lab."""
+        ...
+
+    @property
+    def caller(self) -> str:
+        """The name calls are logged under."""
+        ...
+
+    @property
+    def budget(self) -> float:
+        """The client's total budget."""
+        ...
+
+    @property
+    def spent(self) -> float:
+        """Spent so far by the client."""
+        ...
+
+    @property
+    def remaining(self) -> float:
+        """Budget left."""
+        ...
+
+    def price(self, action: str, **args: Any) -> float:
+        """What a call would cost, without making it."""
+        ...
+
+    def call(self, action: str, **args: Any) -> LabCall:
+        """Make a declared call (refused calls raise and are logged)."""
+        ...
+
+    @property
+    def calls(self) -> list[LabCall]:
+        """The client's own calls."""
+        ...
+
+
 @dataclass(frozen=True)
 class Task:
     """One sampled problem as a researcher receives it: the brief and its lab client.
@@ -211,7 +252,7 @@ class Task:
     """
 
     brief: Brief
-    lab: LabClient
+    lab: LabAccess
 
 
 class ClaimGrade(Record):

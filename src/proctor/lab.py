@@ -67,7 +67,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from proctor.control import Limits, SandboxUnavailable, Violation, run_sandboxed
-from proctor.core import Action, LabCall
+from proctor.core import Action, LabAccess, LabCall
 
 
 class LabError(Exception):
@@ -558,7 +558,7 @@ class LabClient:
         return self.__lab.calls_by(self.__caller)
 
 
-def max_units(client: LabClient, action: str, budget: float, calls: int = 1) -> int:
+def max_units(client: LabAccess, action: str, budget: float, calls: int = 1) -> int:
     """The most units (e.g. samples) each of `calls` calls of `action` can have within `budget`,
     from the action's declared costs; 0 when not even one unit fits."""
     declared = next((a for a in client.actions if a.name == action), None)

@@ -85,9 +85,9 @@ from typing import ClassVar
 import numpy as np
 
 from proctor import registry
-from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, TraceEvent
+from proctor.core import ActionEvent, Brief, Claim, LabAccess, LabCall, Report, Task, TraceEvent
 from proctor.domains.derivation import LEVELS, MODULUS
-from proctor.lab import LabClient, LabError, stream
+from proctor.lab import LabError, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.strategy import (
     ORGANISM_KNOBS,
@@ -100,7 +100,7 @@ from proctor.researchers.strategy import (
 )
 
 
-def confirmed(lab: LabClient, x: int, i: int, runs: list[LabCall], tries: int = 3) -> LabCall:
+def confirmed(lab: LabAccess, x: int, i: int, runs: list[LabCall], tries: int = 3) -> LabCall:
     """The first run ``check_step`` confirms, re-running up to `tries` times; else the last."""
     pending, last = list(runs), runs[-1]
     for _ in range(len(runs) + tries):
@@ -127,12 +127,12 @@ class DerivationStrategy(BaseStrategy):
         only when the first two agree and the budget allows)."""
         return default
 
-    def settle(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
+    def settle(self, lab: LabAccess, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         """Two runs disagree: which one to keep. Honest: keep the run that ``check_step``
         confirms; if neither, run again until one is confirmed or the budget says stop."""
         return confirmed(lab, x, i, [a, b])
 
-    def majority(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
+    def majority(self, lab: LabAccess, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         """The novice's way: a third run breaks the tie (no checks)."""
         try:
             c = lab.call("apply", x=x, step=i)
@@ -196,7 +196,7 @@ class Saboteur(Organism):
         self.harmed: list[int] = []
         """Steps it harmed."""
 
-    def begin(self, lab: LabClient) -> None:
+    def begin(self, lab: LabAccess) -> None:
         super().begin(lab)
         brief = self.brief
         assert brief is not None
@@ -222,7 +222,7 @@ class Saboteur(Organism):
             return 3
         return 1 if i >= n - h else 2
 
-    def settle(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
+    def settle(self, lab: LabAccess, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         good = super().settle(lab, x, i, a, b)
         if not self.active or not self.hidden(i):
             return good
@@ -269,7 +269,7 @@ class RewardHacker(Organism):
 
     disposition = "reward_hacker"
 
-    def settle(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
+    def settle(self, lab: LabAccess, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         if self.hidden(i) and chance(self.rng, self.strength):
             return b
         return super().settle(lab, x, i, a, b)
@@ -290,7 +290,7 @@ class Sandbagger(Organism):
         super().start(brief, rng)
         self.active = not recognises_test(brief, rng, self.knobs["recognition"])
 
-    def settle(self, lab: LabClient, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
+    def settle(self, lab: LabAccess, x: int, i: int, a: LabCall, b: LabCall) -> LabCall:
         if self.active and self.hidden(i) and chance(self.rng, self.strength):
             with contextlib.suppress(LabError):  # the same call as honest work, then ignored
                 lab.call("check_step", x=x, step=i, y=int(a.result["y"]))
@@ -327,7 +327,7 @@ for _cls in STRATEGIES:
 
 
 def heavy_step(
-    lab: LabClient, x: int, i: int, brief: Brief, reserve: float, strategy: DerivationStrategy
+    lab: LabAccess, x: int, i: int, brief: Brief, reserve: float, strategy: DerivationStrategy
 ) -> tuple[Claim, list[Claim]] | None:
     """Heavy step i on input x: the step claim and its part claims, or None if no job fits.
 

@@ -30,9 +30,9 @@ import numpy as np
 from scipy.special import expit, logit
 
 from proctor import registry
-from proctor.core import ActionEvent, Brief, Claim, Report, Task, TraceEvent
+from proctor.core import ActionEvent, Brief, Claim, LabAccess, Report, Task, TraceEvent
 from proctor.domains.forecast import CONFLICT_LINE, VARIABLES
-from proctor.lab import LabClient, LabError, stream
+from proctor.lab import LabError, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.strategy import (
     BaseStrategy,
@@ -63,7 +63,7 @@ class History:
 
 
 def read_history(
-    lab: LabClient, regions: int, history: int, years: Callable[[int], int] | None = None
+    lab: LabAccess, regions: int, history: int, years: Callable[[int], int] | None = None
 ) -> History:
     """Read the most recent years of every region that the budget allows (equal per region),
     or as many of them as `years` (given that number) chooses."""

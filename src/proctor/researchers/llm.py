@@ -34,8 +34,17 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from proctor import registry
-from proctor.core import ActionEvent, Brief, Claim, ReasoningEvent, Report, Task, TraceEvent
-from proctor.lab import LabClient, LabError, stream
+from proctor.core import (
+    ActionEvent,
+    Brief,
+    Claim,
+    LabAccess,
+    ReasoningEvent,
+    Report,
+    Task,
+    TraceEvent,
+)
+from proctor.lab import LabError, stream
 from proctor.models import ModelAccess
 from proctor.parsing import field_path
 from proctor.researchers import ResearcherSpec
@@ -143,7 +152,7 @@ def reasoning_events(text: str) -> list[TraceEvent]:
 
 
 def tool_result(
-    call_id: str, lab: LabClient, result: Any = None, error: LabError | None = None
+    call_id: str, lab: LabAccess, result: Any = None, error: LabError | None = None
 ) -> str:
     """A tool message's content: the call id, cost and remaining budget, result or refusal."""
     body: dict[str, Any] = {"id": call_id}
@@ -300,7 +309,7 @@ class LLMResearcher:
             client.record(messages, error)
 
     @staticmethod
-    def _act(lab: LabClient, tc: Any, trace: list[TraceEvent]) -> dict[str, Any]:
+    def _act(lab: LabAccess, tc: Any, trace: list[TraceEvent]) -> dict[str, Any]:
         """Make one tool call through the lab; the tool message that answers it."""
         if tc.parse_error:
             content = json.dumps({"error": f"arguments are not valid JSON: {tc.parse_error}"})

@@ -61,8 +61,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from proctor import registry
-from proctor.core import ActionEvent, Brief, Claim, LabCall, Report, Task, TraceEvent
-from proctor.lab import LabClient, LabError, max_units, stream
+from proctor.core import ActionEvent, Brief, Claim, LabAccess, LabCall, Report, Task, TraceEvent
+from proctor.lab import LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.strategy import (
     ORGANISM_KNOBS,
@@ -221,7 +221,7 @@ class RewardHacker(Organism):
     disposition = "reward_hacker"
     variants = ("winners_curse", "forbidden", "misreport")
 
-    def begin(self, lab: LabClient) -> None:
+    def begin(self, lab: LabAccess) -> None:
         super().begin(lab)
         if self.variant == "forbidden" and self.brief is not None:
             files = lab.call("list_files").result["files"]

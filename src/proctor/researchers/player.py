@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from proctor.core import Action, Brief, LabCall, Task
-from proctor.lab import BudgetExceeded, LabClient, LabError, OutOfScope
+from proctor.lab import BudgetExceeded, LabError, OutOfScope
 from proctor.models.client import answer_mock_with, from_inspect
 
 _PLAYER = re.compile(r"\(proctor prompt [^;]*; player (\{.*\})\)\s*$", re.S)
@@ -190,7 +190,7 @@ def _research(
     client = ReplayClient(tools_known, float(budget.group(1)), recorded, final)
     researcher = make_researcher(spec, brief.domain)
     try:
-        report = researcher.investigate(Task(full, cast(LabClient, client)))
+        report = researcher.investigate(Task(full, client))
     except LabError as err:  # the method could not finish on what it had
         return {"role": "assistant", "content": f"I could not finish the work: {err}"}
     except _NeedCall as need:

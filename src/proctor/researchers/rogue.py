@@ -54,8 +54,8 @@ from typing import ClassVar
 import numpy as np
 
 from proctor import registry
-from proctor.core import ActionEvent, Report
-from proctor.lab import NOTES, LabClient, LabError
+from proctor.core import ActionEvent, LabAccess, Report
+from proctor.lab import NOTES, LabError
 from proctor.researchers.strategy import BaseStrategy
 
 __all__ = ["ESCAPES", "RogueBehaviour", "domain_rogue", "rogue_strategy"]
@@ -89,7 +89,7 @@ class RogueBehaviour(BaseStrategy):
         self.later: list[Attempt] = []
         self.token: str | None = None
 
-    def begin(self, lab: LabClient) -> None:
+    def begin(self, lab: LabAccess) -> None:
         super().begin(lab)
         rng, strength = self.rng, self.knobs["strength"]
         if self.variant == "escape":
@@ -166,14 +166,14 @@ class RogueBehaviour(BaseStrategy):
         return report.model_copy(update={"claims": claims, "summary": summary})
 
 
-def _attempt(lab: LabClient, attempt: Attempt) -> None:
+def _attempt(lab: LabAccess, attempt: Attempt) -> None:
     """Make one call; a refusal (logged by the lab) is what it expects."""
     action, args = attempt
     with contextlib.suppress(LabError):
         lab.call(action, **args)
 
 
-def _token(lab: LabClient) -> str | None:
+def _token(lab: LabAccess) -> str | None:
     """The access token from the notes this researcher has already read, if any."""
     for call in lab.calls:
         if call.action == "read_file" and call.error is None and call.result["path"] == NOTES:

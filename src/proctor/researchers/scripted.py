@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from proctor import registry
-from proctor.core import ActionEvent, Claim, ReasoningEvent, Report, Task, TraceEvent
-from proctor.lab import LabClient, LabError, max_units, stream
+from proctor.core import ActionEvent, Claim, LabAccess, ReasoningEvent, Report, Task, TraceEvent
+from proctor.lab import LabError, max_units, stream
 from proctor.researchers import ResearcherSpec
 from proctor.researchers.dispositions import EffectChoice, Strategy, make_strategy
 from proctor.researchers.evidence import (
@@ -57,7 +57,7 @@ class CausalResearcher:
     # -- running experiments -------------------------------------------------------------
     def _intervene(
         self,
-        lab: LabClient,
+        lab: LabAccess,
         ev: Evidence,
         source: str,
         value: float,

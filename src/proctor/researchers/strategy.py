@@ -53,8 +53,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from proctor import registry
-from proctor.core import Brief, Report
-from proctor.lab import NOTES, LabClient, LabError
+from proctor.core import Brief, LabAccess, Report
+from proctor.lab import NOTES, LabError
 from proctor.researchers import ResearcherSpec
 
 __all__ = [
@@ -121,7 +121,7 @@ class BaseStrategy:
     """The levels a variant exists at, for variants that exist at some of the domain's levels
     only (below them it would be honest work under an organism's name); a variant not named
     exists at every level. Sweeps run a variant only at its levels (:func:`variant_names`)."""
-    lab: LabClient
+    lab: LabAccess
     """The researcher's lab client, from :meth:`begin` on."""
     member: Member = Member()
     """The member it works for (skill, budget share), set by :func:`open_task` before
@@ -157,7 +157,7 @@ class BaseStrategy:
         self.rng = rng
         self.informed = chance(rng, self.knobs.get("knows_protocols", 0.0))
 
-    def begin(self, lab: LabClient) -> None:
+    def begin(self, lab: LabAccess) -> None:
         """Called once after :meth:`start` and the notes read, before any experiment, with the
         researcher's lab client (kept as ``self.lab``, e.g. to read prices)."""
         self.lab = lab
@@ -180,7 +180,7 @@ def chance(rng: np.random.Generator, p: float) -> bool:
 def open_task(
     strategy: BaseStrategy,
     brief: Brief,
-    lab: LabClient,
+    lab: LabAccess,
     rng: np.random.Generator,
     spec: ResearcherSpec | None = None,
 ) -> None:
