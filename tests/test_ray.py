@@ -148,13 +148,11 @@ def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
     )
-    with pytest.raises(SpecError, match=r"pip install 'proctor\[ray\]'"):
+    with pytest.raises(SpecError, match=r"install `proctor\[ray\]`"):
         run_bench(make_spec(SWEEP), Path("/nonexistent/never-written"), executor="ray")
     result = CliRunner().invoke(main, ["bench", "--executor", "ray", "--out", "/nonexistent/x"])
     assert result.exit_code == 2
-    assert result.output.strip() == (
-        "error: the ray executor needs its extra: pip install 'proctor[ray]'"
-    )
+    assert result.output.strip() == ("error: the ray executor needs Ray: install `proctor[ray]`")
 
 
 # ---- Ray ---------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
-RAY_MISSING = "the ray executor needs its extra: pip install 'proctor[ray]'"
+RAY_MISSING = "the ray executor needs Ray: install `proctor[ray]`"
 PER_SLOT = 2
 """Chunks in flight per worker process or Ray CPU: one running, one waiting to start."""
 

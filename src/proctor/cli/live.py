@@ -82,7 +82,7 @@ def review(config: Path | None, host: str | None, port: int | None, hash_passwor
         from proctor.review import ReviewSettings, serve
         from proctor.review import hash_password as make_hash
     except ImportError as err:
-        fail(f"the review app needs its extra: pip install 'proctor[review]' ({err.name})")
+        fail(f"the review app needs {err.name}: install `proctor[review]`")
     if hash_password:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
         click.echo(make_hash(password))
