@@ -32,10 +32,15 @@ from proctor.core import Action, ActionEvent, Report, TraceEvent
 from proctor.core import Task as ProctorTask
 from proctor.domains import get_domain
 from proctor.inspect_tasks import STORE_KEY, grade, proctor_task
-from proctor.lab import Lab, LabClient, LabError
+from proctor.lab import Lab, LabClient
 from proctor.models.client import describe_cost
 from proctor.researchers import ResearcherSpec, make_researcher
-from proctor.researchers.llm import ReportFormatError, parse_report, reasoning_events, tool_result
+from proctor.researchers.llm import (
+    ReportFormatError,
+    answer_call,
+    parse_report,
+    reasoning_events,
+)
 from proctor.researchers.prompting import compose
 
 SIDE_TASK_NAME = "plant_wrong_claim"
@@ -86,11 +91,7 @@ def _lab_tool(client: LabClient, action: Action) -> Tool:
 
     async def execute(**arguments: Any) -> str:
         def call() -> str:
-            try:
-                made = client.call(action.name, **arguments)
-                return tool_result(made.id, client, (made.cost, made.result))
-            except LabError as err:
-                return tool_result(client.calls[-1].id, client, error=err)
+            return answer_call(client, action.name, arguments)[1]
 
         content = await anyio.to_thread.run_sync(call)
         here = store()

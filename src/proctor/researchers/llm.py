@@ -39,6 +39,7 @@ from proctor.core import (
     Brief,
     Claim,
     LabAccess,
+    LabCall,
     ReasoningEvent,
     Report,
     Task,
@@ -151,17 +152,18 @@ def reasoning_events(text: str) -> list[TraceEvent]:
     return events
 
 
-def tool_result(
-    call_id: str, lab: LabAccess, result: Any = None, error: LabError | None = None
-) -> str:
-    """A tool message's content: the call id, cost and remaining budget, result or refusal."""
-    body: dict[str, Any] = {"id": call_id}
-    if error is not None:
-        body |= {"error": str(error), "error_type": type(error).__name__}
-    else:
-        body |= {"cost": result[0], "result": result[1]}
+def answer_call(lab: LabAccess, action: str, arguments: dict[str, Any]) -> tuple[LabCall, str]:
+    """Make one tool call through the lab: the logged call (a refused one too) and the tool
+    message's content, with the call id, cost and remaining budget, and the result or refusal."""
+    body: dict[str, Any]
+    try:
+        call = lab.call(action, **arguments)
+        body = {"id": call.id, "cost": call.cost, "result": call.result}
+    except LabError as err:
+        call = lab.calls[-1]
+        body = {"id": call.id, "error": str(err), "error_type": type(err).__name__}
     body["remaining"] = round(lab.remaining, 9)
-    return json.dumps(body)
+    return call, json.dumps(body)
 
 
 class LLMChecks(BackendChecks):
@@ -314,12 +316,7 @@ class LLMResearcher:
         if tc.parse_error:
             content = json.dumps({"error": f"arguments are not valid JSON: {tc.parse_error}"})
             return {"role": "tool", "tool_call_id": tc.id, "content": content}
-        try:
-            call = lab.call(tc.name, **tc.arguments)
-            content = tool_result(call.id, lab, (call.cost, call.result))
-        except LabError as err:
-            call = lab.calls[-1]
-            content = tool_result(call.id, lab, error=err)
+        call, content = answer_call(lab, tc.name, tc.arguments)
         trace.append(ActionEvent(call_id=call.id, action=call.action, args=call.args))
         return {"role": "tool", "tool_call_id": tc.id, "content": content}
 
